@@ -1,0 +1,46 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+
+// Tests import the packages by name; the alias points them at the sources so that a test run
+// needs no build, while `check:packages` covers the built output.
+const alias = {
+  'kysely-replicas/postgres': src('./packages/kysely-replicas/src/postgres/index.ts'),
+  'kysely-replicas': src('./packages/kysely-replicas/src/index.ts'),
+  '@kysely-replicas/pg-cluster': src('./packages/pg-cluster/src/index.ts'),
+}
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'kysely-replicas',
+          include: ['packages/kysely-replicas/test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'pg-cluster',
+          include: ['packages/pg-cluster/test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+})
