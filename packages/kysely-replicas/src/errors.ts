@@ -1,0 +1,163 @@
+/**
+ * The base class of every error thrown by kysely-replicas itself. Errors of the underlying
+ * drivers (a SQL error, a refused connection) reach the caller unchanged.
+ *
+ * ```ts
+ * try {
+ *   await db.onReplica().insertInto('person').values(row).execute()
+ * } catch (error) {
+ *   if (error instanceof ReplicasError) console.error(error.message)
+ * }
+ * ```
+ */
+export class ReplicasError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/**
+ * The `ReplicatedDialect` configuration is invalid. Thrown by the constructor, before any
+ * connection is made.
+ *
+ * ```ts
+ * new ReplicatedDialect({ primary: undefined as never }) // throws InvalidConfigError
+ * ```
+ */
+export class InvalidConfigError extends ReplicasError {}
+
+/**
+ * A query that writes was sent to a replica through `onReplica()` or inside a block pinned to a
+ * replica. It is refused before anything is sent to the database.
+ *
+ * ```ts
+ * await db.onReplica().deleteFrom('person').execute() // throws ReplicaWriteError
+ * await db.onPrimary().deleteFrom('person').execute() // what was meant
+ * ```
+ */
+export class ReplicaWriteError extends ReplicasError {
+  /** The name of the replica the query was pinned to. */
+  readonly node: string
+  /** Why the query counts as a write: `statement`, `row-lock`, `writing-function`, … */
+  readonly reason: string
+
+  constructor(node: string, reason: string, detail: string | undefined) {
+    const what = detail === undefined ? reason : `${reason}: ${detail}`
+    super(
+      `A query that writes (${what}) was routed to replica "${node}" and was not sent. ` +
+        'Writes run on the primary: drop onReplica() for this query or use db.onPrimary().',
+    )
+    this.node = node
+    this.reason = reason
+  }
+}
+
+/**
+ * `onReplica(index)` named a replica that is not configured.
+ *
+ * ```ts
+ * db.onReplica(5) // throws UnknownReplicaError when fewer than 6 replicas are configured
+ * ```
+ */
+export class UnknownReplicaError extends ReplicasError {
+  constructor(index: unknown, count: number) {
+    super(
+      `onReplica(${String(index)}): there is no such replica. ` +
+        (count === 0
+          ? 'No replicas are configured; call onReplica() without an index or use onPrimary().'
+          : `Replica indexes are 0-based integers from 0 to ${count - 1}.`),
+    )
+  }
+}
+
+/**
+ * `onPrimary()` / `onReplica()` was called on a `Kysely` instance that does not use a
+ * `ReplicatedDialect`.
+ *
+ * ```ts
+ * new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }).onPrimary() // throws
+ * ```
+ */
+export class NotReplicatedError extends ReplicasError {
+  constructor(what: string) {
+    super(
+      `${what} needs a Kysely instance created with a ReplicatedDialect; this one uses another ` +
+        'dialect. Create it with `new Kysely({ dialect: new ReplicatedDialect({ primary, replicas }) })`.',
+    )
+  }
+}
+
+/**
+ * A block (transaction or `connection()`) already runs on one node, and a query inside it asked
+ * for another one: a transaction on the primary cannot read from a replica, and the other way
+ * round.
+ *
+ * ```ts
+ * await db.transaction().execute(async (trx) => {
+ *   await trx.onReplica().selectFrom('person').selectAll().execute() // throws PinConflictError
+ * })
+ * ```
+ */
+export class PinConflictError extends ReplicasError {
+  constructor(boundTo: string, wanted: string) {
+    super(
+      `This block runs on "${boundTo}" from start to end, so a query inside it cannot go to ` +
+        `${wanted}. Run that query outside the block, or open the block with the routing you need ` +
+        '(db.onReplica().transaction(), db.onPrimary().connection(), …).',
+    )
+  }
+}
+
+/**
+ * A transaction pinned to a replica was asked to be `read write`. Transactions on a replica are
+ * always read-only.
+ *
+ * ```ts
+ * await db.onReplica().transaction().setAccessMode('read write').execute(fn) // throws
+ * ```
+ */
+export class ReplicaTransactionModeError extends ReplicasError {
+  constructor(node: string) {
+    super(
+      `A transaction on replica "${node}" cannot be 'read write': replicas are read-only. ` +
+        "Use db.onPrimary().transaction() to write, or leave the access mode unset ('read only').",
+    )
+  }
+}
+
+/**
+ * The driver does not support an operation Kysely asked for (for example savepoints), or the
+ * dialect was used after `destroy()`.
+ */
+export class UnsupportedOperationError extends ReplicasError {}
+
+/**
+ * `init()` or `destroy()` failed on one or more nodes. `errors` holds one error per failed node;
+ * every message starts with the node's name (never its connection string). `destroy()` still
+ * closes every node it can before throwing this.
+ *
+ * ```ts
+ * try { await db.destroy() } catch (e) { if (e instanceof NodeLifecycleError) console.error(e.errors) }
+ * ```
+ */
+export class NodeLifecycleError extends AggregateError {
+  /** The names of the nodes that failed. */
+  readonly nodes: readonly string[]
+
+  constructor(operation: 'init' | 'destroy', failures: ReadonlyArray<{ node: string; error: unknown }>) {
+    super(
+      failures.map((failure) => failure.error),
+      `${operation} failed on ${failures.map((failure) => `"${failure.node}" (${describe(failure.error)})`).join(', ')}.` +
+        (operation === 'init'
+          ? ' Check that these nodes are reachable and their dialect configuration is right.'
+          : ' The other nodes were closed.'),
+    )
+    this.name = 'NodeLifecycleError'
+    this.nodes = Object.freeze(failures.map((failure) => failure.node))
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,161 @@
+import type { Dialect } from 'kysely'
+import { InvalidConfigError } from './errors.js'
+
+/**
+ * A replica with a name (shown in errors, events and stats) and a weight (used by weighted
+ * balancing). A bare `Dialect` is the same as `{ dialect }`.
+ *
+ * ```ts
+ * const replica: ReplicaConfig = { name: 'eu-west-1b', weight: 2, dialect: new PostgresDialect({ pool }) }
+ * ```
+ */
+export interface ReplicaConfig {
+  readonly dialect: Dialect
+  /** Defaults to `replica-<index>`. Must be unique among the nodes. */
+  readonly name?: string
+  /** A positive number, 1 by default. */
+  readonly weight?: number
+}
+
+/**
+ * The primary with a name. A bare `Dialect` is the same as `{ dialect }`.
+ *
+ * ```ts
+ * const primary: PrimaryConfig = { name: 'main', dialect: new PostgresDialect({ pool }) }
+ * ```
+ */
+export interface PrimaryConfig {
+  readonly dialect: Dialect
+  /** Defaults to `primary`. */
+  readonly name?: string
+}
+
+/**
+ * The configuration of a {@link ReplicatedDialect}.
+ *
+ * ```ts
+ * const config: ReplicatedDialectConfig = {
+ *   primary: new PostgresDialect({ pool: primaryPool }),
+ *   replicas: [new PostgresDialect({ pool: replicaPool })],
+ *   writingFunctions: ['app.create_order'],
+ *   sessionReset: 'DISCARD ALL',
+ * }
+ * ```
+ */
+export interface ReplicatedDialectConfig {
+  /** The node that takes every write. Its adapter, compiler and introspector serve Kysely. */
+  readonly primary: Dialect | PrimaryConfig
+  /** The hot standbys that serve reads. None: everything goes to the primary. */
+  readonly replicas?: ReadonlyArray<Dialect | ReplicaConfig>
+  /**
+   * Functions of yours that write (or must see the primary), as `name` or `schema.name`: a
+   * `select` that calls one goes to the primary. Added to the built-in PostgreSQL list.
+   */
+  readonly writingFunctions?: readonly string[]
+  /**
+   * SQL run on a node's connection when a `transaction()` or `connection()` block ends, before
+   * the connection goes back to its pool, so that session state set in the block (`SET ROLE`,
+   * `set_config(…, false)`, temporary tables) is never seen by later queries. For PostgreSQL use
+   * `'DISCARD ALL'`. Unset: nothing is run, as with plain Kysely.
+   */
+  readonly sessionReset?: string
+}
+
+/** A node as the driver sees it. */
+export interface NodeConfig {
+  readonly name: string
+  readonly dialect: Dialect
+  readonly weight: number
+}
+
+/** The configuration after validation: copied, completed and frozen. */
+export interface NormalizedConfig {
+  readonly primary: NodeConfig
+  readonly replicas: readonly NodeConfig[]
+  readonly writingFunctions: readonly string[]
+  readonly sessionReset: string | undefined
+}
+
+/** Validates a user's configuration and returns a frozen copy with every default filled in. */
+export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConfig {
+  if (typeof config !== 'object' || config === null) {
+    throw new InvalidConfigError(
+      'ReplicatedDialect needs a config object: new ReplicatedDialect({ primary, replicas }).',
+    )
+  }
+  const primary = normalizeNode(config.primary, 'primary', 'primary')
+  const replicas = normalizeReplicas(config.replicas)
+  assertUniqueNames([primary, ...replicas])
+  const writingFunctions = config.writingFunctions ?? []
+  if (!Array.isArray(writingFunctions)) {
+    throw new InvalidConfigError('writingFunctions must be an array of function names.')
+  }
+  if (config.sessionReset !== undefined && typeof config.sessionReset !== 'string') {
+    throw new InvalidConfigError("sessionReset must be a SQL string such as 'DISCARD ALL'.")
+  }
+  return Object.freeze({
+    primary,
+    replicas,
+    writingFunctions: Object.freeze([...writingFunctions]),
+    sessionReset: config.sessionReset?.trim() || undefined,
+  })
+}
+
+function normalizeReplicas(replicas: ReplicatedDialectConfig['replicas']): readonly NodeConfig[] {
+  if (replicas === undefined) {
+    return Object.freeze([])
+  }
+  if (!Array.isArray(replicas)) {
+    throw new InvalidConfigError('replicas must be an array of dialects or { dialect, name, weight }.')
+  }
+  return Object.freeze(
+    replicas.map((replica, index) => normalizeNode(replica, `replicas[${index}]`, `replica-${index}`)),
+  )
+}
+
+function normalizeNode(
+  node: Dialect | ReplicaConfig | undefined,
+  where: string,
+  defaultName: string,
+): NodeConfig {
+  if (isDialect(node)) {
+    return Object.freeze({ name: defaultName, dialect: node, weight: 1 })
+  }
+  if (typeof node !== 'object' || node === null || !isDialect(node.dialect)) {
+    throw new InvalidConfigError(
+      `${where} must be a Kysely Dialect (such as new PostgresDialect({ pool })) or { dialect, name }.`,
+    )
+  }
+  const name = node.name ?? defaultName
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new InvalidConfigError(`${where}.name must be a non-empty string.`)
+  }
+  const weight = node.weight ?? 1
+  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
+    throw new InvalidConfigError(`${where}.weight must be a positive finite number, got ${String(weight)}.`)
+  }
+  return Object.freeze({ name, dialect: node.dialect, weight })
+}
+
+function isDialect(value: unknown): value is Dialect {
+  if (typeof value !== 'object' || value === null) {
+    return false
+  }
+  const dialect = value as Partial<Record<keyof Dialect, unknown>>
+  return (
+    typeof dialect.createDriver === 'function' &&
+    typeof dialect.createAdapter === 'function' &&
+    typeof dialect.createQueryCompiler === 'function' &&
+    typeof dialect.createIntrospector === 'function'
+  )
+}
+
+function assertUniqueNames(nodes: readonly NodeConfig[]): void {
+  const seen = new Set<string>()
+  for (const node of nodes) {
+    if (seen.has(node.name)) {
+      throw new InvalidConfigError(`Two nodes are named "${node.name}"; node names must be unique.`)
+    }
+    seen.add(node.name)
+  }
+}

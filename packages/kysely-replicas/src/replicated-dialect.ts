@@ -1,0 +1,93 @@
+import type {
+  DatabaseIntrospector,
+  Dialect,
+  DialectAdapter,
+  Driver,
+  Kysely,
+  QueryCompiler,
+} from 'kysely'
+import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
+import type { DatabaseNode, NodeRole } from './nodes/database-node.js'
+import { ReplicatedAdapter } from './replicated-adapter.js'
+import {
+  type NodeConfig,
+  type NormalizedConfig,
+  normalizeConfig,
+  type ReplicatedDialectConfig,
+} from './replicated-dialect-config.js'
+import { ReplicatedDriver } from './replicated-driver.js'
+import { ReplicatedQueryCompiler } from './replicated-query-compiler.js'
+import { type ClassifyOptions, createClassifyOptions } from './routing/classify-query.js'
+import { NodeRouter } from './routing/node-router.js'
+import { registerDriver } from './views/driver-registry.js'
+
+/**
+ * A Kysely dialect over a primary and its read replicas. Reads (`select` queries that are safe on
+ * a hot standby) go to the replicas in turn; everything else, transactions and `connection()`
+ * blocks go to the primary. `db.onPrimary()` and `db.onReplica()` override the routing.
+ *
+ * ```ts
+ * import { Kysely, PostgresDialect } from 'kysely'
+ * import { ReplicatedDialect } from 'kysely-replicas'
+ *
+ * const db = new Kysely<DB>({
+ *   dialect: new ReplicatedDialect({
+ *     primary: new PostgresDialect({ pool: primaryPool }),
+ *     replicas: [new PostgresDialect({ pool: replicaPool1 }), new PostgresDialect({ pool: replicaPool2 })],
+ *   }),
+ * })
+ * await db.selectFrom('person').selectAll().execute() // a replica
+ * await db.insertInto('person').values(row).execute() // the primary
+ * ```
+ */
+export class ReplicatedDialect implements Dialect {
+  readonly #config: NormalizedConfig
+  readonly #classifyOptions: ClassifyOptions
+  // Kysely's constructor calls createDriver() then createAdapter(): the adapter is tied to the
+  // driver made just before it, which is how views find the driver of a Kysely instance.
+  #lastDriver: ReplicatedDriver | undefined
+
+  constructor(config: ReplicatedDialectConfig) {
+    this.#config = normalizeConfig(config)
+    this.#classifyOptions = createClassifyOptions(this.#config.writingFunctions)
+  }
+
+  createDriver(): Driver {
+    const { primary, replicas, sessionReset } = this.#config
+    const router = new NodeRouter(
+      createNode(primary, 'primary', -1),
+      Object.freeze(replicas.map((replica, index) => createNode(replica, 'replica', index))),
+      new RoundRobinBalancer(),
+      this.#classifyOptions,
+    )
+    this.#lastDriver = new ReplicatedDriver(router, sessionReset)
+    return this.#lastDriver
+  }
+
+  createQueryCompiler(): QueryCompiler {
+    return new ReplicatedQueryCompiler(this.#config.primary.dialect.createQueryCompiler())
+  }
+
+  createAdapter(): DialectAdapter {
+    const adapter = new ReplicatedAdapter(this.#config.primary.dialect.createAdapter())
+    if (this.#lastDriver !== undefined) {
+      registerDriver(adapter, this, this.#lastDriver)
+    }
+    return adapter
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: Kysely's own signature.
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return this.#config.primary.dialect.createIntrospector(db)
+  }
+}
+
+function createNode(config: NodeConfig, role: NodeRole, index: number): DatabaseNode {
+  return Object.freeze({
+    name: config.name,
+    role,
+    index,
+    weight: config.weight,
+    driver: config.dialect.createDriver(),
+  })
+}

@@ -1,0 +1,106 @@
+import type {
+  DatabaseConnection,
+  Driver,
+  QueryCompiler,
+  TransactionSettings,
+} from 'kysely'
+import { NotReplicatedError, UnsupportedOperationError } from './errors.js'
+import type { DatabaseNode } from './nodes/database-node.js'
+import { runOnEveryNode } from './nodes/run-on-every-node.js'
+import { ReplicatedConnection } from './replicated-connection.js'
+import type { NodeRouter } from './routing/node-router.js'
+
+/**
+ * Kysely's `Driver` over several nodes, each driven by its own dialect's driver. Connections it
+ * hands out pick their node lazily (see {@link ReplicatedConnection}).
+ */
+export class ReplicatedDriver implements Driver {
+  readonly #router: NodeRouter
+  readonly #sessionReset: string | undefined
+  readonly #nodes: readonly DatabaseNode[]
+  // Connection objects are reused: Kysely's logging wraps each new object once.
+  readonly #idle: ReplicatedConnection[] = []
+  #destroyed: Promise<void> | undefined
+
+  constructor(router: NodeRouter, sessionReset: string | undefined) {
+    this.#router = router
+    this.#sessionReset = sessionReset
+    this.#nodes = Object.freeze([router.primary, ...router.replicas])
+  }
+
+  /** The router, for views and explanations. */
+  get router(): NodeRouter {
+    return this.#router
+  }
+
+  async init(): Promise<void> {
+    await runOnEveryNode('init', this.#nodes, (node) => node.driver.init())
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    if (this.#destroyed !== undefined) {
+      throw new UnsupportedOperationError('This ReplicatedDialect was destroyed; create a new Kysely instance.')
+    }
+    const connection = this.#idle.pop() ?? new ReplicatedConnection(this.#router, this.#sessionReset)
+    connection.open()
+    return connection
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const replicated = asReplicated(connection)
+    try {
+      await replicated.close()
+    } finally {
+      this.#idle.push(replicated)
+    }
+  }
+
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return asReplicated(connection).beginTransaction(settings)
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return asReplicated(connection).commitTransaction()
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return asReplicated(connection).rollbackTransaction()
+  }
+
+  savepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compileQuery: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    return asReplicated(connection).savepoint('savepoint', name, compileQuery)
+  }
+
+  rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compileQuery: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    return asReplicated(connection).savepoint('rollbackToSavepoint', name, compileQuery)
+  }
+
+  releaseSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compileQuery: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    return asReplicated(connection).savepoint('releaseSavepoint', name, compileQuery)
+  }
+
+  destroy(): Promise<void> {
+    this.#destroyed ??= runOnEveryNode('destroy', this.#nodes, (node) => node.driver.destroy())
+    return this.#destroyed
+  }
+}
+
+/** The connection as ours; anything else means a foreign connection provider got in between. */
+export function asReplicated(connection: DatabaseConnection): ReplicatedConnection {
+  if (connection instanceof ReplicatedConnection) {
+    return connection
+  }
+  throw new NotReplicatedError('This connection')
+}

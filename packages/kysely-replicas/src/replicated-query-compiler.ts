@@ -1,0 +1,17 @@
+import type { CompiledQuery, QueryCompiler, QueryId, RootOperationNode } from 'kysely'
+import { noteCompiled } from './routing/compile-order.js'
+
+/** The primary dialect's compiler, noting when each query was compiled (see compile-order). */
+export class ReplicatedQueryCompiler implements QueryCompiler {
+  readonly #compiler: QueryCompiler
+
+  constructor(compiler: QueryCompiler) {
+    this.#compiler = compiler
+  }
+
+  compileQuery(node: RootOperationNode, queryId: QueryId): CompiledQuery {
+    const compiled = this.#compiler.compileQuery(node, queryId)
+    noteCompiled(compiled)
+    return compiled
+  }
+}

@@ -1,0 +1,236 @@
+import { parseArgs } from 'node:util'
+import { PgClusterError } from '../errors.js'
+import type { NodeStatus } from '../node-status.js'
+import { PgCluster } from '../pg-cluster.js'
+import { HELP } from './help.js'
+import { formatEnv, formatStatus } from './output.js'
+
+/** Where the CLI writes, and what else ends a foreground `up` besides a signal. */
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown }
+  readonly stderr: { write(text: string): unknown }
+  /** Ends a foreground `up` as Ctrl-C would; for tests and embedding. */
+  readonly signal?: AbortSignal
+}
+
+/** Wrong usage: unknown command or option, missing argument. Exit code 2. */
+class UsageError extends Error {}
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
+const NODE_COMMANDS = {
+  promote: (cluster: PgCluster, node: string) => cluster.promote(node),
+  kill: (cluster: PgCluster, node: string) => cluster.kill(node),
+  start: (cluster: PgCluster, node: string) => cluster.start(node),
+  stop: (cluster: PgCluster, node: string) => cluster.stop(node),
+  pause: (cluster: PgCluster, node: string) => cluster.pauseReplay(node),
+  resume: (cluster: PgCluster, node: string) => cluster.resumeReplay(node),
+  rejoin: (cluster: PgCluster, node: string) => cluster.rejoinAsReplica(node),
+} as const
+
+/**
+ * The `pg-cluster` command line: `argv` without the `node` and script arguments. Resolves with
+ * the exit code: 0 on success, 1 when the operation failed, 2 on wrong usage.
+ *
+ * ```ts
+ * import { main } from './cli/main.js'
+ * process.exitCode = await main(['up', '--replicas', '1', '--detach', '--dir', '.pg-cluster'])
+ * ```
+ */
+export async function main(
+  argv: readonly string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      io.stdout.write(HELP.main)
+      return command === undefined ? 2 : 0
+    }
+    if (command === 'up') return await up(rest, io)
+    if (command === 'down') return await down(rest, io)
+    if (command === 'status') return await status(rest, io)
+    if (command === 'env') return await env(rest, io)
+    if (command === 'delay') return await delay(rest, io)
+    if (command in NODE_COMMANDS)
+      return await nodeCommand(command as keyof typeof NODE_COMMANDS, rest, io)
+    throw new UsageError(`Unknown command "${command}".`)
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      io.stderr.write(`pg-cluster: ${(error as Error).message}\nRun pg-cluster --help for usage.\n`)
+      return 2
+    }
+    const message =
+      error instanceof PgClusterError || error instanceof AggregateError
+        ? (error as Error).message
+        : String((error as Error)?.stack ?? error)
+    io.stderr.write(`pg-cluster: ${message}\n`)
+    return 1
+  }
+}
+
+async function up(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      replicas: { type: 'string', short: 'r' },
+      port: { type: 'string', short: 'p' },
+      dir: { type: 'string', short: 'd' },
+      database: { type: 'string' },
+      'bin-dir': { type: 'string' },
+      'os-user': { type: 'string' },
+      detach: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) return help('up', io)
+  const started = Date.now()
+  const cluster = await PgCluster.start({
+    replicas: values.replicas === undefined ? undefined : integer('--replicas', values.replicas),
+    port: values.port === undefined ? undefined : integer('--port', values.port),
+    dir: values.dir ?? envDir(),
+    database: values.database,
+    binDir: values['bin-dir'],
+    osUser: values['os-user'],
+  })
+  const seconds = ((Date.now() - started) / 1000).toFixed(1)
+  io.stdout.write(formatEnv(cluster))
+  const what = `primary and ${cluster.replicas.length} replica(s) up in ${seconds} s`
+  if (values.detach) {
+    cluster.detach()
+    io.stderr.write(
+      `pg-cluster: ${what}, detached.\nStop them with: pg-cluster down --dir ${cluster.dir}\n`,
+    )
+    return 0
+  }
+  io.stderr.write(`pg-cluster: ${what}. Ctrl-C stops them and removes ${cluster.dir}.\n`)
+  await untilStopRequested(io.signal)
+  await cluster.stop()
+  io.stderr.write('pg-cluster: stopped.\n')
+  return 0
+}
+
+async function down(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseDirOnly(args)
+  if (values.help) return help('down', io)
+  const cluster = await PgCluster.attach(requiredDir(values.dir))
+  await cluster.stop()
+  io.stderr.write(`pg-cluster: stopped${cluster.dir === undefined ? '' : ` (${cluster.dir})`}.\n`)
+  return 0
+}
+
+async function status(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      dir: { type: 'string', short: 'd' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) return help('status', io)
+  const cluster = await PgCluster.attach(requiredDir(values.dir))
+  const nodes: NodeStatus[] = await cluster.status()
+  io.stdout.write(values.json ? `${JSON.stringify(nodes, null, 2)}\n` : formatStatus(nodes))
+  return 0
+}
+
+async function env(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseDirOnly(args)
+  if (values.help) return help('env', io)
+  io.stdout.write(formatEnv(await PgCluster.attach(requiredDir(values.dir))))
+  return 0
+}
+
+async function delay(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseDirOnly(args, true)
+  if (values.help) return help('delay', io)
+  const [node, ms, ...extra] = positionals
+  if (node === undefined || ms === undefined || extra.length > 0) {
+    throw new UsageError('delay takes a node and a number of milliseconds: delay replica1 1500')
+  }
+  const cluster = await PgCluster.attach(requiredDir(values.dir))
+  await cluster.setApplyDelay(node, integer('<ms>', ms))
+  io.stderr.write(`pg-cluster: ${node} applies WAL ${ms} ms late.\n`)
+  return 0
+}
+
+async function nodeCommand(
+  command: keyof typeof NODE_COMMANDS,
+  args: string[],
+  io: CliIo,
+): Promise<number> {
+  const { values, positionals } = parseDirOnly(args, true)
+  if (values.help) return help(command, io)
+  const [node, ...extra] = positionals
+  if (node === undefined || extra.length > 0) {
+    throw new UsageError(`${command} takes one node name, e.g. ${command} replica1`)
+  }
+  const cluster = await PgCluster.attach(requiredDir(values.dir))
+  await NODE_COMMANDS[command](cluster, node)
+  io.stderr.write(`pg-cluster: ${command} ${node}: done.\n`)
+  if (command === 'promote' || command === 'rejoin') io.stdout.write(formatEnv(cluster))
+  return 0
+}
+
+function parseDirOnly(args: string[], allowPositionals = false) {
+  return parseArgs({
+    args,
+    allowPositionals,
+    options: {
+      dir: { type: 'string', short: 'd' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+}
+
+function help(command: keyof typeof HELP, io: CliIo): number {
+  io.stdout.write(HELP[command])
+  return 0
+}
+
+function envDir(): string | undefined {
+  const dir = process.env.PG_CLUSTER_DIR
+  return dir === undefined || dir === '' ? undefined : dir
+}
+
+function requiredDir(dir: string | undefined): string {
+  const found = dir ?? envDir()
+  if (found === undefined) {
+    throw new UsageError('Which cluster? Pass --dir <dir> or set PG_CLUSTER_DIR.')
+  }
+  return found
+}
+
+function integer(name: string, text: string): number {
+  const value = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new UsageError(`${name} must be a whole number, not "${text}".`)
+  }
+  return value
+}
+
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')
+}
+
+/**
+ * Until Ctrl-C (or SIGTERM, SIGHUP, or `signal`). Listening here also keeps pg-cluster's own
+ * signal handler from re-raising the signal: the CLI stops the cluster and exits with 0.
+ */
+function untilStopRequested(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    // Signal listeners do not keep Node.js running; a timer does.
+    const keepAlive = setInterval(() => {}, 1 << 30)
+    const done = () => {
+      clearInterval(keepAlive)
+      for (const name of STOP_SIGNALS) process.off(name, done)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    for (const name of STOP_SIGNALS) process.on(name, done)
+    if (signal?.aborted) done()
+    else signal?.addEventListener('abort', done, { once: true })
+  })
+}

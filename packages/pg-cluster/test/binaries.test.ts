@@ -1,0 +1,71 @@
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PgCluster } from '@kysely-replicas/pg-cluster'
+import { afterAll, expect, test } from 'vitest'
+import { hydrateSymlinks } from '../src/binaries/hydrate-symlinks.js'
+
+const scratch = mkdtempSync(join(tmpdir(), 'pg-cluster-binaries-test-'))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+
+test('missing shared-library symlinks are restored, relative, any number of times', async () => {
+  const root = join(scratch, 'package')
+  mkdirSync(join(root, 'native', 'lib'), { recursive: true })
+  writeFileSync(join(root, 'native', 'lib', 'libpq.so.5.18'), 'library')
+  writeFileSync(
+    join(root, 'native', 'pg-symlinks.json'),
+    JSON.stringify([
+      { source: 'native/lib/libpq.so.5.18', target: 'native/lib/libpq.so.5' },
+      { source: 'native/lib/libpq.so.5.18', target: 'native/lib/libpq.so' },
+    ]),
+  )
+  await hydrateSymlinks(root)
+  await Promise.all([hydrateSymlinks(root), hydrateSymlinks(root)])
+  for (const name of ['libpq.so.5', 'libpq.so']) {
+    const link = join(root, 'native', 'lib', name)
+    expect(lstatSync(link).isSymbolicLink()).toBe(true)
+    expect(readlinkSync(link)).toBe('libpq.so.5.18')
+  }
+})
+
+test('a package without a symlink list is left as it is', async () => {
+  await expect(hydrateSymlinks(join(scratch, 'nothing-here'))).resolves.toBeUndefined()
+})
+
+// The machine's own PostgreSQL, when it has one (Debian's layout), instead of the npm package.
+const systemBin = ['18', '17', '16', '15', '14']
+  .map((version) => `/usr/lib/postgresql/${version}/bin`)
+  .find((dir) => existsSync(join(dir, 'postgres')))
+
+test.skipIf(systemBin === undefined)('PG_BIN runs the cluster on system binaries', async () => {
+  const previous = process.env.PG_BIN
+  process.env.PG_BIN = systemBin
+  let cluster: PgCluster
+  try {
+    cluster = await PgCluster.start({ replicas: 1 })
+  } finally {
+    if (previous === undefined) delete process.env.PG_BIN
+    else process.env.PG_BIN = previous
+  }
+  try {
+    const [row] = await cluster.query<{ version: string }>(
+      'replica1',
+      "select current_setting('server_version') as version",
+    )
+    expect(systemBin).toContain(`/${row?.version.split('.')[0]}/`)
+    await cluster.query('primary', 'create table t (id int)')
+    await cluster.query('primary', 'insert into t values (1)')
+    await cluster.waitForReplay()
+    expect(await cluster.query('replica1', 'select id from t')).toEqual([{ id: 1 }])
+  } finally {
+    await cluster.stop()
+  }
+})
