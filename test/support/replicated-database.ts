@@ -1,5 +1,5 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
-import { ReplicatedDialect, type ReplicatedDialectConfig } from 'kysely-replicas'
+import { handlePoolErrors, ReplicatedDialect, type ReplicatedDialectConfig } from 'kysely-replicas'
 import pg from 'pg'
 import Cursor from 'pg-cursor'
 import { inject } from 'vitest'
@@ -11,9 +11,7 @@ export interface Database {
 
 /** A pool that survives its server being killed: node-postgres crashes the process otherwise. */
 export function createPool(config: pg.PoolConfig): pg.Pool {
-  const pool = new pg.Pool({ max: 4, ...config })
-  pool.on('error', () => {})
-  return pool
+  return handlePoolErrors(new pg.Pool({ max: 4, connectionTimeoutMillis: 2000, ...config }))
 }
 
 /** The shared cluster's nodes, primary first. */
@@ -26,11 +24,17 @@ export function clusterNodes() {
   return { primary, replicas: nodes.filter((node) => node.role === 'replica') }
 }
 
-/** A Kysely over the shared cluster through a ReplicatedDialect, with the nodes' ports. */
+type NodeInfo = pg.PoolConfig & { readonly name: string; readonly port: number }
+
+/**
+ * A Kysely through a ReplicatedDialect over the shared cluster (or the given nodes), with the
+ * nodes' ports to tell which one served a query.
+ */
 export function createReplicatedDatabase(
   options: Omit<ReplicatedDialectConfig, 'primary' | 'replicas'> = {},
+  nodes: { primary: NodeInfo; replicas: readonly NodeInfo[] } = clusterNodes(),
 ) {
-  const { primary, replicas } = clusterNodes()
+  const { primary, replicas } = nodes
   const db = new Kysely<Database>({
     dialect: new ReplicatedDialect({
       ...options,

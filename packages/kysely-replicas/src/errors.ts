@@ -127,6 +127,23 @@ export class ReplicaTransactionModeError extends ReplicasError {
 }
 
 /**
+ * A read had to run on a replica (through `onReplica()`, or with the fallback policy `none`) and
+ * no replica is up. Retry later, or allow the primary (`fallback: 'replicas-then-primary'`).
+ *
+ * ```ts
+ * await db.onReplica().selectFrom('person').selectAll().execute() // throws when every replica is down
+ * ```
+ */
+export class NoReplicaAvailableError extends ReplicasError {
+  constructor(down: readonly string[]) {
+    super(
+      `No replica is up to serve this read (down: ${down.map((name) => `"${name}"`).join(', ')}). ` +
+        "They are probed in the background; retry later, or read from the primary with onPrimary() or fallback: 'replicas-then-primary'.",
+    )
+  }
+}
+
+/**
  * The driver does not support an operation Kysely asked for (for example savepoints), or the
  * dialect was used after `destroy()`.
  */

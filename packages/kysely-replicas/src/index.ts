@@ -4,6 +4,7 @@ export type { Balancer } from './balancing/balancer.js'
 export { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
 export {
   InvalidConfigError,
+  NoReplicaAvailableError,
   NodeLifecycleError,
   NotReplicatedError,
   PinConflictError,
@@ -13,11 +14,34 @@ export {
   UnknownReplicaError,
   UnsupportedOperationError,
 } from './errors.js'
+export type {
+  FallbackEvent,
+  NodeDownEvent,
+  NodeUpEvent,
+  ReplicasEventMap,
+  ReplicasListener,
+  RouteEvent,
+} from './events/replicas-events.js'
+export type { FallbackPolicy } from './health/fallback-policy.js'
+export type { HealthConfig } from './health/health-options.js'
+export { isConnectionError } from './health/is-connection-error.js'
 export type { DatabaseNode, NodeRole } from './nodes/database-node.js'
+export type { NodeStats } from './nodes/node-stats.js'
+export { type ErrorEmittingPool, handlePoolErrors } from './postgres/handle-pool-errors.js'
+export { isPostgresConnectionError } from './postgres/postgres-connection-errors.js'
+export { postgresWritingFunctions } from './postgres/writing-functions.js'
 export { ReplicatedDialect } from './replicated-dialect.js'
 export type {
   PrimaryConfig,
   ReplicaConfig,
   ReplicatedDialectConfig,
 } from './replicated-dialect-config.js'
+export {
+  type Compilable,
+  type NodeStatsSnapshot,
+  Replication,
+  type RouteExplanation,
+  replicationOf,
+} from './replication.js'
+export type { QueryAccess, QueryClassification, RouteReason } from './routing/query-classification.js'
 export { onPrimary, onReplica } from './views/route-view.js'

@@ -1,26 +1,24 @@
 import {
   type CompiledQuery,
   type DatabaseConnection,
+  CompiledQuery as Query,
   type QueryCompiler,
   type QueryResult,
   type TransactionSettings,
-  CompiledQuery as Query,
 } from 'kysely'
-import {
-  PinConflictError,
-  ReplicaTransactionModeError,
-  UnsupportedOperationError,
-} from './errors.js'
+import { PinConflictError, ReplicaTransactionModeError, UnsupportedOperationError } from './errors.js'
+import { describeError } from './events/describe-error.js'
+import type { RouteEvent } from './events/replicas-events.js'
 import type { DatabaseNode } from './nodes/database-node.js'
 import { compiledBefore, tick } from './routing/compile-order.js'
 import type { NodeRouter } from './routing/node-router.js'
+import type { QueryClassification } from './routing/query-classification.js'
 import { describeTarget, type RouteTarget } from './routing/route-target.js'
 
-/** A node connection borrowed for one query, or held by the block. */
-interface Lease {
+/** A node connection held by a block. */
+interface Held {
   readonly node: DatabaseNode
   readonly connection: DatabaseConnection
-  readonly transient: boolean
 }
 
 /**
@@ -28,9 +26,11 @@ interface Lease {
  * connection only when the first query (or `BEGIN`) shows what the acquisition is for:
  *
  * - a single query (compiled before the acquisition): it runs on the node its kind calls for,
- *   on a connection borrowed for that query alone;
+ *   on a connection borrowed for that query alone; a read that fails there for a
+ *   connection-level reason is retried on another node (see `NodeRouter.nextAfterFailure`);
  * - a block (`connection()`, `transaction()`): it runs on one node from start to end, the
- *   primary unless the block was opened through `onReplica()`. A later query never moves it.
+ *   primary unless the block was opened through `onReplica()`. A later query never moves it and
+ *   nothing in it is retried.
  */
 export class ReplicatedConnection implements DatabaseConnection {
   readonly #router: NodeRouter
@@ -39,7 +39,7 @@ export class ReplicatedConnection implements DatabaseConnection {
   #used = false
   #pin: RouteTarget | undefined
   #chosen: DatabaseNode | undefined
-  #held: Lease | undefined
+  #held: Held | undefined
 
   constructor(router: NodeRouter, sessionReset: string | undefined) {
     this.#router = router
@@ -81,25 +81,28 @@ export class ReplicatedConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const lease = await this.#lease(query)
-    if (!lease.transient) {
-      return lease.connection.executeQuery<R>(query)
+    if (this.#isSingleQuery(query)) {
+      return this.#runSingle(query)
     }
-    try {
-      return await lease.connection.executeQuery<R>(query)
-    } finally {
-      await lease.node.driver.releaseConnection(lease.connection)
-    }
+    const { node, connection } = await this.#holdFor(query)
+    return runMeasured(node, () => connection.executeQuery<R>(query))
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
-    const lease = await this.#lease(query)
+    if (!this.#isSingleQuery(query)) {
+      const { connection } = await this.#holdFor(query)
+      yield* connection.streamQuery<R>(query, chunkSize)
+      return
+    }
+    // A stream is retried elsewhere only while no connection could be had: once rows flowed,
+    // a retry would repeat them.
+    const classification = this.#router.classify(query)
+    const node = this.#firstNode(query, classification)
+    const connection = await this.#acquireWithFallback(node, classification, [])
     try {
-      yield* lease.connection.streamQuery<R>(query, chunkSize)
+      yield* connection.connection.streamQuery<R>(query, chunkSize)
     } finally {
-      if (lease.transient) {
-        await lease.node.driver.releaseConnection(lease.connection)
-      }
+      await connection.node.driver.releaseConnection(connection.connection)
     }
   }
 
@@ -138,29 +141,89 @@ export class ReplicatedConnection implements DatabaseConnection {
     await step.call(node.driver, connection, name, compileQuery)
   }
 
-  async #lease(query: CompiledQuery): Promise<Lease> {
+  // Kysely compiles a single query before acquiring its connection, and the queries of a block
+  // after; only the first query of an acquisition can be a single one.
+  #isSingleQuery(query: CompiledQuery): boolean {
+    if (this.#held !== undefined || this.#used) {
+      return false
+    }
+    this.#used = true
+    return compiledBefore(query, this.#acquiredAt)
+  }
+
+  async #runSingle<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const classification = this.#router.classify(query)
+    let node = this.#firstNode(query, classification)
+    const tried: DatabaseNode[] = []
+    for (;;) {
+      try {
+        const { connection } = await this.#acquireOn(node)
+        try {
+          return await runMeasured(node, () => connection.executeQuery<R>(query))
+        } finally {
+          await node.driver.releaseConnection(connection)
+        }
+      } catch (error) {
+        node = this.#fallBack(node, error, classification, tried)
+      }
+    }
+  }
+
+  async #acquireWithFallback(first: DatabaseNode, classification: QueryClassification, tried: DatabaseNode[]): Promise<Held> {
+    let node = first
+    for (;;) {
+      try {
+        return await this.#acquireOn(node)
+      } catch (error) {
+        node = this.#fallBack(node, error, classification, tried)
+      }
+    }
+  }
+
+  #fallBack(failed: DatabaseNode, error: unknown, classification: QueryClassification, tried: DatabaseNode[]): DatabaseNode {
+    const next = this.#router.nextAfterFailure(failed, error, classification, this.#pin, tried)
+    if (next === undefined) {
+      throw error
+    }
+    const { events } = this.#router
+    if (events.listening('fallback')) {
+      events.emit('fallback', { from: failed.name, to: next.name, error: describeError(error) })
+    }
+    this.#chosen = this.#pin === undefined ? undefined : next
+    return next
+  }
+
+  #firstNode(query: CompiledQuery, classification: QueryClassification): DatabaseNode {
+    const node = this.#router.nodeForQuery(classification, this.#pin)
+    this.#router.assertReadOn(node, classification)
+    // A view's single query fixes the node in case the acquisition turns out to be a block.
+    if (this.#pin !== undefined) {
+      this.#chosen = node
+    }
+    this.#emitRoute(node, this.#pin === undefined ? classification.reason : 'view')
+    return node
+  }
+
+  async #acquireOn(node: DatabaseNode): Promise<Held> {
+    try {
+      return { node, connection: await node.driver.acquireConnection() }
+    } catch (error) {
+      node.stats.errors++
+      noteFailure(node, error)
+      throw error
+    }
+  }
+
+  async #holdFor(query: CompiledQuery): Promise<Held> {
     if (this.#held !== undefined) {
       this.#router.assertRunnableOn(this.#held.node, query)
+      this.#emitRoute(this.#held.node, 'pinned')
       return this.#held
-    }
-    const first = !this.#used
-    this.#used = true
-    if (first && compiledBefore(query, this.#acquiredAt)) {
-      const node = this.#singleQueryNode(query)
-      this.#router.assertRunnableOn(node, query)
-      return { node, connection: await node.driver.acquireConnection(), transient: true }
     }
     const node = this.#blockNode()
     this.#router.assertRunnableOn(node, query)
+    this.#emitRoute(node, 'pinned')
     return this.#hold(node)
-  }
-
-  #singleQueryNode(query: CompiledQuery): DatabaseNode {
-    if (this.#pin === undefined) {
-      return this.#router.nodeForQuery(query)
-    }
-    this.#chosen = this.#router.nodeForTarget(this.#pin)
-    return this.#chosen
   }
 
   // A block that was not opened through a view runs on the primary, whatever its first query:
@@ -172,20 +235,48 @@ export class ReplicatedConnection implements DatabaseConnection {
     return this.#pin === undefined ? this.#router.primary : this.#router.nodeForTarget(this.#pin)
   }
 
-  async #hold(node: DatabaseNode): Promise<Lease> {
+  async #hold(node: DatabaseNode): Promise<Held> {
     if (this.#held !== undefined) {
       return this.#held
     }
-    const lease = { node, connection: await node.driver.acquireConnection(), transient: false }
-    this.#held = lease
     this.#chosen = node
-    return lease
+    const held = await this.#acquireOn(node)
+    this.#held = held
+    return held
   }
 
-  #requireHeld(operation: string): Lease {
+  #requireHeld(operation: string): Held {
     if (this.#held === undefined) {
       throw new UnsupportedOperationError(`${operation}() was called before the transaction began.`)
     }
     return this.#held
+  }
+
+  #emitRoute(node: DatabaseNode, reason: RouteEvent['reason']): void {
+    const { events } = this.#router
+    if (events.listening('route')) {
+      events.emit('route', { node: node.name, role: node.role, reason })
+    }
+  }
+}
+
+/** Runs a step on a node, counting it in the node's stats and marking the node down on failure. */
+async function runMeasured<T>(node: DatabaseNode, step: () => Promise<T>): Promise<T> {
+  const startedAt = node.stats.start()
+  try {
+    const result = await step()
+    node.stats.finish(startedAt, false)
+    return result
+  } catch (error) {
+    node.stats.finish(startedAt, true)
+    noteFailure(node, error)
+    throw error
+  }
+}
+
+// Only replicas are taken out of rotation: reads have somewhere else to go, writes do not.
+function noteFailure(node: DatabaseNode, error: unknown): void {
+  if (node.role === 'replica' && node.health.isNodeFailure(error)) {
+    node.health.markDown(error)
   }
 }

@@ -1,5 +1,7 @@
 import type { Dialect } from 'kysely'
 import { InvalidConfigError } from './errors.js'
+import { type FallbackPolicy, normalizeFallback } from './health/fallback-policy.js'
+import { type HealthConfig, type HealthOptions, normalizeHealth } from './health/health-options.js'
 
 /**
  * A replica with a name (shown in errors, events and stats) and a weight (used by weighted
@@ -59,6 +61,10 @@ export interface ReplicatedDialectConfig {
    * `'DISCARD ALL'`. Unset: nothing is run, as with plain Kysely.
    */
   readonly sessionReset?: string
+  /** Where a read goes when its replica fails or none is up. Default `replicas-then-primary`. */
+  readonly fallback?: FallbackPolicy
+  /** How failing nodes are detected and probed back. */
+  readonly health?: HealthConfig
 }
 
 /** A node as the driver sees it. */
@@ -74,6 +80,8 @@ export interface NormalizedConfig {
   readonly replicas: readonly NodeConfig[]
   readonly writingFunctions: readonly string[]
   readonly sessionReset: string | undefined
+  readonly fallback: FallbackPolicy
+  readonly health: HealthOptions
 }
 
 /** Validates a user's configuration and returns a frozen copy with every default filled in. */
@@ -98,6 +106,8 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
     replicas,
     writingFunctions: Object.freeze([...writingFunctions]),
     sessionReset: config.sessionReset?.trim() || undefined,
+    fallback: normalizeFallback(config.fallback),
+    health: normalizeHealth(config.health),
   })
 }
 

@@ -7,7 +7,10 @@ import type {
   QueryCompiler,
 } from 'kysely'
 import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
+import { ReplicasEvents } from './events/replicas-events.js'
+import { NodeHealth } from './health/node-health.js'
 import type { DatabaseNode, NodeRole } from './nodes/database-node.js'
+import { NodeStats } from './nodes/node-stats.js'
 import { ReplicatedAdapter } from './replicated-adapter.js'
 import {
   type NodeConfig,
@@ -23,8 +26,9 @@ import { registerDriver } from './views/driver-registry.js'
 
 /**
  * A Kysely dialect over a primary and its read replicas. Reads (`select` queries that are safe on
- * a hot standby) go to the replicas in turn; everything else, transactions and `connection()`
- * blocks go to the primary. `db.onPrimary()` and `db.onReplica()` override the routing.
+ * a hot standby) go to the replicas that are up; everything else, transactions and
+ * `connection()` blocks go to the primary. `db.onPrimary()` and `db.onReplica()` override the
+ * routing; `replicationOf(db)` gives events, stats and routing explanations.
  *
  * ```ts
  * import { Kysely, PostgresDialect } from 'kysely'
@@ -53,12 +57,16 @@ export class ReplicatedDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    const { primary, replicas, sessionReset } = this.#config
-    const router = new NodeRouter(
-      createNode(primary, 'primary', -1),
-      Object.freeze(replicas.map((replica, index) => createNode(replica, 'replica', index))),
-      new RoundRobinBalancer(),
-      this.#classifyOptions,
+    const { primary, replicas, sessionReset, fallback } = this.#config
+    const events = new ReplicasEvents()
+    let router: NodeRouter | undefined
+    const onHealthChange = () => router?.refreshHealth()
+    const node = (config: NodeConfig, role: NodeRole, index: number) =>
+      this.#createNode(config, role, index, events, onHealthChange)
+    router = new NodeRouter(
+      node(primary, 'primary', -1),
+      Object.freeze(replicas.map((replica, index) => node(replica, 'replica', index))),
+      { balancer: new RoundRobinBalancer(), classifyOptions: this.#classifyOptions, fallback, events },
     )
     this.#lastDriver = new ReplicatedDriver(router, sessionReset)
     return this.#lastDriver
@@ -80,14 +88,23 @@ export class ReplicatedDialect implements Dialect {
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {
     return this.#config.primary.dialect.createIntrospector(db)
   }
-}
 
-function createNode(config: NodeConfig, role: NodeRole, index: number): DatabaseNode {
-  return Object.freeze({
-    name: config.name,
-    role,
-    index,
-    weight: config.weight,
-    driver: config.dialect.createDriver(),
-  })
+  #createNode(
+    config: NodeConfig,
+    role: NodeRole,
+    index: number,
+    events: ReplicasEvents,
+    onHealthChange: () => void,
+  ): DatabaseNode {
+    const driver = config.dialect.createDriver()
+    return Object.freeze({
+      name: config.name,
+      role,
+      index,
+      weight: config.weight,
+      driver,
+      stats: new NodeStats(),
+      health: new NodeHealth(config.name, driver, this.#config.health, events, onHealthChange),
+    })
+  }
 }

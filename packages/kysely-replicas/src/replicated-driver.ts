@@ -8,6 +8,7 @@ import { NotReplicatedError, UnsupportedOperationError } from './errors.js'
 import type { DatabaseNode } from './nodes/database-node.js'
 import { runOnEveryNode } from './nodes/run-on-every-node.js'
 import { ReplicatedConnection } from './replicated-connection.js'
+import { Replication } from './replication.js'
 import type { NodeRouter } from './routing/node-router.js'
 
 /**
@@ -18,6 +19,7 @@ export class ReplicatedDriver implements Driver {
   readonly #router: NodeRouter
   readonly #sessionReset: string | undefined
   readonly #nodes: readonly DatabaseNode[]
+  readonly #replication: Replication
   // Connection objects are reused: Kysely's logging wraps each new object once.
   readonly #idle: ReplicatedConnection[] = []
   #destroyed: Promise<void> | undefined
@@ -26,11 +28,17 @@ export class ReplicatedDriver implements Driver {
     this.#router = router
     this.#sessionReset = sessionReset
     this.#nodes = Object.freeze([router.primary, ...router.replicas])
+    this.#replication = new Replication(router)
   }
 
-  /** The router, for views and explanations. */
+  /** The router, for views. */
   get router(): NodeRouter {
     return this.#router
+  }
+
+  /** The observability handle of this instance. */
+  get replication(): Replication {
+    return this.#replication
   }
 
   async init(): Promise<void> {
@@ -92,7 +100,10 @@ export class ReplicatedDriver implements Driver {
   }
 
   destroy(): Promise<void> {
-    this.#destroyed ??= runOnEveryNode('destroy', this.#nodes, (node) => node.driver.destroy())
+    this.#destroyed ??= runOnEveryNode('destroy', this.#nodes, (node) => {
+      node.health.close()
+      return node.driver.destroy()
+    })
     return this.#destroyed
   }
 }

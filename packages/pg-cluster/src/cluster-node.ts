@@ -11,6 +11,12 @@ import type { Credentials } from './state-file.js'
  * - `replica`: a hot standby streaming from the primary, read-only;
  * - `retired`: a former primary after another node was promoted. It stays down, because starting
  *   it would make a second primary; `rejoinAsReplica()` turns it into a replica again.
+ *
+ * ```ts
+ * await cluster.promote('replica1')
+ * cluster.node('replica1').role // 'primary'
+ * cluster.node('primary').role // 'retired'
+ * ```
  */
 export type NodeRole = 'primary' | 'replica' | 'retired'
 

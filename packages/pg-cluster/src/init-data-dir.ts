@@ -44,7 +44,6 @@ export async function initDataDir(options: InitDataDirOptions): Promise<void> {
         '--locale=C',
         '--no-sync',
         '--no-instructions',
-        '--wal-segsize=1',
       ],
       { user, cwd: workDir },
     )

@@ -56,7 +56,13 @@ export interface PgClusterOptions {
   readonly timeoutMs?: number
 }
 
-/** Options of a wait on replication. */
+/**
+ * Options of a wait on replication.
+ *
+ * ```ts
+ * await cluster.waitForReplay('replica1', { timeoutMs: 5000 })
+ * ```
+ */
 export interface WaitForReplayOptions {
   /** Default: the cluster's `timeoutMs`. */
   readonly timeoutMs?: number

@@ -29,7 +29,14 @@ import { queryRows, type Row, withClient } from './sql-client.js'
 import { type ClusterState, type Credentials, readStateFile, writeStateFile } from './state-file.js'
 import { waitFor } from './wait-for.js'
 
-/** A node, or its name. */
+/**
+ * A node, or its name: every method that acts on a node takes either.
+ *
+ * ```ts
+ * await cluster.kill('replica1')
+ * await cluster.start(cluster.node('replica1'))
+ * ```
+ */
 export type NodeRef = PgClusterNode | string
 
 interface ClusterConfig {
@@ -128,8 +135,8 @@ export class PgCluster {
       binDir: binaries.binDir,
       osUser,
       database: options.database ?? 'postgres',
-      superuser: { user: 'postgres', password: generatePassword() },
-      replication: { user: REPLICATION_USER, password: generatePassword() },
+      superuser: Object.freeze({ user: 'postgres', password: generatePassword() }),
+      replication: Object.freeze({ user: REPLICATION_USER, password: generatePassword() }),
       timeoutMs,
       autoPorts: options.port === undefined,
     }
@@ -171,8 +178,8 @@ export class PgCluster {
       binDir: state.binDir,
       osUser: state.osUser ?? undefined,
       database: state.database,
-      superuser: state.superuser,
-      replication: state.replication,
+      superuser: Object.freeze({ ...state.superuser }),
+      replication: Object.freeze({ ...state.replication }),
       timeoutMs: state.timeoutMs,
       autoPorts: false,
     }
@@ -182,22 +189,46 @@ export class PgCluster {
     )
   }
 
-  /** The directory holding the data directories, the logs and `cluster.json`. */
+  /**
+   * The directory holding the data directories, the logs and `cluster.json`.
+   *
+   * ```ts
+   * console.log(`logs in ${cluster.dir}/primary.log`)
+   * ```
+   */
   get dir(): string {
     return this.#config.dir
   }
 
-  /** Every node: the first primary, then `replica1`, `replica2`, … in creation order. */
+  /**
+   * Every node: the first primary, then `replica1`, `replica2`, … in creation order.
+   *
+   * ```ts
+   * for (const node of cluster.nodes) console.log(node.name, node.role, node.port)
+   * ```
+   */
   get nodes(): readonly PgClusterNode[] {
     return this.#nodes
   }
 
-  /** The node that is the primary now (after `promote()`, the promoted one). */
+  /**
+   * The node that is the primary now (after `promote()`, the promoted one).
+   *
+   * ```ts
+   * const pool = new pg.Pool(cluster.primary.poolConfig())
+   * ```
+   */
   get primary(): PgClusterNode {
     return this.#primary()
   }
 
-  /** The nodes that are replicas now. */
+  /**
+   * The nodes that are replicas now.
+   *
+   * ```ts
+   * const readers = cluster.replicas.map((node) => new pg.Pool(node.poolConfig()))
+   * ```
+   */
   get replicas(): readonly PgClusterNode[] {
     return this.#nodes.filter((node) => node.role === 'replica')
   }
@@ -213,7 +244,14 @@ export class PgCluster {
     return this.#config.superuser
   }
 
-  /** The database that connection strings and `poolConfig()` point at. */
+  /**
+   * The database that connection strings and `poolConfig()` point at.
+   *
+   * ```ts
+   * const cluster = await PgCluster.start({ database: 'app' })
+   * cluster.database // 'app'
+   * ```
+   */
   get database(): string {
     return this.#config.database
   }

@@ -1,7 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
-/** A value of a `postgresql.conf` setting. */
+/**
+ * A value of a `postgresql.conf` setting: booleans become `on`/`off`, strings are quoted.
+ *
+ * ```ts
+ * await PgCluster.start({ settings: { max_connections: 200, log_statement: 'all', jit: false } })
+ * ```
+ */
 export type SettingValue = string | number | boolean
 
 /** `key = 'value'` lines, quoted the way PostgreSQL's configuration parser expects. */

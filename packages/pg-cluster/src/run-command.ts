@@ -31,9 +31,15 @@ export function runCommand(
       cwd: options.cwd ?? '/',
       env: options.env ?? serverEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 60_000,
       ...userIds(options.user),
     })
+    // Not spawn's own `timeout` option: its timer is cleared on 'exit' only, which a child
+    // that failed to spawn never emits, and it would hold the process open for a minute.
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+    const finish = (result: CommandResult) => {
+      clearTimeout(timer)
+      resolve(result)
+    }
     let output = ''
     child.stdout.on('data', (chunk) => {
       output += chunk
@@ -41,8 +47,8 @@ export function runCommand(
     child.stderr.on('data', (chunk) => {
       output += chunk
     })
-    child.once('error', (error) => resolve({ code: null, output: error.message }))
-    child.once('close', (code) => resolve({ code, output }))
+    child.once('error', (error) => finish({ code: null, output: error.message }))
+    child.once('close', (code) => finish({ code, output }))
   })
 }
 

@@ -3,6 +3,11 @@ import pg from 'pg'
 /**
  * What `pg` needs to reach one node over TCP. Structurally a `pg.PoolConfig` / `pg.ClientConfig`,
  * declared here so that pg-cluster's types do not depend on `@types/pg`.
+ *
+ * ```ts
+ * const config: PgConnectionConfig = cluster.primary.poolConfig()
+ * const pool = new pg.Pool({ ...config, max: 4 })
+ * ```
  */
 export interface PgConnectionConfig {
   host: string
@@ -20,7 +25,13 @@ export interface ClientTimeouts {
   readonly queryMs?: number
 }
 
-/** One row as `pg` returns it. */
+/**
+ * One row as `pg` returns it; `cluster.query()` takes a narrower row type.
+ *
+ * ```ts
+ * const rows = await cluster.query<{ n: number }>('primary', 'select 1 as n')
+ * ```
+ */
 export type Row = Record<string, unknown>
 
 /**

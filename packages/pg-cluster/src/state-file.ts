@@ -4,7 +4,13 @@ import type { NodeRole } from './cluster-node.js'
 import { StateFileError } from './errors.js'
 import type { OsUser } from './os-user.js'
 
-/** Login name and password of a PostgreSQL role. */
+/**
+ * Login name and password of a PostgreSQL role.
+ *
+ * ```ts
+ * const { user, password } = cluster.superuser
+ * ```
+ */
 export interface Credentials {
   readonly user: string
   readonly password: string

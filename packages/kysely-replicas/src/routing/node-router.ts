@@ -1,27 +1,50 @@
 import type { CompiledQuery } from 'kysely'
 import type { Balancer } from '../balancing/balancer.js'
-import { ReplicaWriteError } from '../errors.js'
+import { NoReplicaAvailableError, ReplicaWriteError } from '../errors.js'
+import type { ReplicasEvents } from '../events/replicas-events.js'
+import type { FallbackPolicy } from '../health/fallback-policy.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import { type ClassifyOptions, classifyQuery, type QueryClassification } from './classify-query.js'
 import type { RouteTarget } from './route-target.js'
 
-/** Knows the nodes and picks the one that serves a query or a block. */
+/** Knows the nodes and their health, and picks the one that serves a query or a block. */
 export class NodeRouter {
   readonly primary: DatabaseNode
   readonly replicas: readonly DatabaseNode[]
+  readonly events: ReplicasEvents
   readonly #balancer: Balancer
   readonly #classifyOptions: ClassifyOptions
+  readonly #fallback: FallbackPolicy
+  // The replicas that are up, recomputed when a node's health changes rather than per read.
+  #available: readonly DatabaseNode[] = []
 
   constructor(
     primary: DatabaseNode,
     replicas: readonly DatabaseNode[],
-    balancer: Balancer,
-    classifyOptions: ClassifyOptions,
+    options: {
+      readonly balancer: Balancer
+      readonly classifyOptions: ClassifyOptions
+      readonly fallback: FallbackPolicy
+      readonly events: ReplicasEvents
+    },
   ) {
     this.primary = primary
     this.replicas = replicas
-    this.#balancer = balancer
-    this.#classifyOptions = classifyOptions
+    this.#balancer = options.balancer
+    this.#classifyOptions = options.classifyOptions
+    this.#fallback = options.fallback
+    this.events = options.events
+    this.refreshHealth()
+  }
+
+  /** The replicas that serve reads now. */
+  get available(): readonly DatabaseNode[] {
+    return this.#available
+  }
+
+  /** Re-reads the nodes' health; called by a node whose health changed. */
+  refreshHealth(): void {
+    this.#available = Object.freeze(this.replicas.filter((replica) => replica.health.isUp))
   }
 
   /** Whether the query may run on a hot standby, and why not when it may not. */
@@ -29,28 +52,65 @@ export class NodeRouter {
     return classifyQuery(query.query, this.#classifyOptions)
   }
 
-  /** The node for a query with no routing asked for: reads to a replica, the rest to the primary. */
-  nodeForQuery(query: CompiledQuery): DatabaseNode {
-    return this.classify(query).access === 'read' ? this.#anyReplica() : this.primary
+  /**
+   * The node for a single query: for a read with no view, a replica that is up (or the primary
+   * per the fallback policy); for anything else the primary; for a view, its target.
+   */
+  nodeForQuery(classification: QueryClassification, target: RouteTarget | undefined): DatabaseNode {
+    if (target !== undefined) {
+      return this.nodeForTarget(target)
+    }
+    return classification.access === 'read' ? this.#readNode() : this.primary
   }
 
   /** The node a view asked for. An index was validated when the view was made. */
   nodeForTarget(target: RouteTarget): DatabaseNode {
-    if (target.kind === 'primary') {
+    if (target.kind === 'primary' || this.replicas.length === 0) {
       return this.primary
     }
-    if (target.index === undefined) {
-      return this.#anyReplica()
+    if (target.index !== undefined) {
+      return this.replicas[target.index] ?? this.primary
     }
-    return this.replicas[target.index] ?? this.primary
+    if (this.#available.length === 0) {
+      throw new NoReplicaAvailableError(this.replicas.map((replica) => replica.name))
+    }
+    return this.#balancer.pick(this.#available)
+  }
+
+  /**
+   * Where a failed single read goes next, or `undefined` when it must not be retried: only reads
+   * that failed on a replica with a connection-level error, never one pinned to a replica index.
+   * The failed replica was marked down where it failed.
+   */
+  nextAfterFailure(
+    failed: DatabaseNode,
+    error: unknown,
+    classification: QueryClassification,
+    target: RouteTarget | undefined,
+    tried: DatabaseNode[],
+  ): DatabaseNode | undefined {
+    if (failed.role !== 'replica' || !failed.health.isNodeFailure(error)) {
+      return undefined
+    }
+    tried.push(failed)
+    if (classification.access !== 'read' || this.#fallback === 'none') {
+      return undefined
+    }
+    if (target !== undefined && (target.kind !== 'replica' || target.index !== undefined)) {
+      return undefined
+    }
+    if (this.#fallback === 'replicas-then-primary') {
+      const left = this.#available.filter((replica) => !tried.includes(replica))
+      if (left.length > 0) {
+        return this.#balancer.pick(left)
+      }
+    }
+    return target === undefined ? this.primary : undefined
   }
 
   /** Whether a block running on the node may take a query routed to the target. */
   serves(node: DatabaseNode, target: RouteTarget): boolean {
-    if (target.kind === 'primary') {
-      return node.role === 'primary'
-    }
-    if (this.replicas.length === 0) {
+    if (target.kind === 'primary' || this.replicas.length === 0) {
       return node.role === 'primary'
     }
     return node.role === 'replica' && (target.index === undefined || target.index === node.index)
@@ -61,13 +121,23 @@ export class NodeRouter {
     if (node.role === 'primary') {
       return
     }
-    const classification = this.classify(query)
-    if (classification.access === 'write') {
+    this.assertReadOn(node, this.classify(query))
+  }
+
+  /** {@link assertRunnableOn} for a query already classified. */
+  assertReadOn(node: DatabaseNode, classification: QueryClassification): void {
+    if (node.role === 'replica' && classification.access === 'write') {
       throw new ReplicaWriteError(node.name, classification.reason, classification.detail)
     }
   }
 
-  #anyReplica(): DatabaseNode {
-    return this.replicas.length === 0 ? this.primary : this.#balancer.pick(this.replicas)
+  #readNode(): DatabaseNode {
+    if (this.#available.length > 0) {
+      return this.#balancer.pick(this.#available)
+    }
+    if (this.replicas.length === 0 || this.#fallback !== 'none') {
+      return this.primary
+    }
+    throw new NoReplicaAvailableError(this.replicas.map((replica) => replica.name))
   }
 }

@@ -17,19 +17,16 @@ import { matchWritingFunction } from './writing-function-name.js'
 // literal or a comment still sends the query to the primary, which costs a query on the primary,
 // while a miss would fail on a replica or take a lock on the wrong server.
 
-const ROW_LOCK = /\bfor\s+(?:(update)|(no\s+key\s+update)|(share)|(key\s+share))\b/i
+// One pattern for both kinds of clause, so that a fragment is scanned once. The groups, in order:
+// the four lock strengths, then the four data-modifying statements.
+const HAZARDOUS_CLAUSE =
+  /\b(?:for\s+(?:(update)|(no\s+key\s+update)|(share)|(key\s+share))|(insert)\s+into|(delete)\s+from|(merge)\s+into|(update)\s+(?:only\s+)?[^\s(),;]+(?:\s+(?:as\s+)?[^\s(),;]+)?\s+set)\b/i
 
-const DATA_MODIFYING =
-  /\b(?:(insert)\s+into|(delete)\s+from|(merge)\s+into|(update)\s+(?:only\s+)?[^\s(),;]+(?:\s+(?:as\s+)?[^\s(),;]+)?\s+set)\b/i
-
-const LOCKS = [
+const CLAUSE_HAZARDS = [
   writeBecause('row-lock', 'for update'),
   writeBecause('row-lock', 'for no key update'),
   writeBecause('row-lock', 'for share'),
   writeBecause('row-lock', 'for key share'),
-] as const
-
-const DATA_MODIFYING_STATEMENTS = [
   writeBecause('data-modifying-cte', 'raw insert'),
   writeBecause('data-modifying-cte', 'raw delete'),
   writeBecause('data-modifying-cte', 'raw merge'),
@@ -60,8 +57,7 @@ export function findRawFragmentHazard(
       continue
     }
     const hazard =
-      findRowLock(fragment) ??
-      findDataModifyingStatement(fragment) ??
+      findHazardousClause(fragment) ??
       findWritingCall(fragment, i === 0 ? undefined : node.parameters[i - 1], writingFunctions)
     if (hazard !== undefined) {
       return hazard
@@ -70,26 +66,17 @@ export function findRawFragmentHazard(
   return undefined
 }
 
-function findRowLock(fragment: string): QueryClassification | undefined {
-  const match = ROW_LOCK.exec(fragment)
+function findHazardousClause(fragment: string): QueryClassification | undefined {
+  const match = HAZARDOUS_CLAUSE.exec(fragment)
   if (match === null) {
     return undefined
   }
-  return match[1] ? LOCKS[0] : match[2] ? LOCKS[1] : match[3] ? LOCKS[2] : LOCKS[3]
-}
-
-function findDataModifyingStatement(fragment: string): QueryClassification | undefined {
-  const match = DATA_MODIFYING.exec(fragment)
-  if (match === null) {
-    return undefined
+  for (let group = 1; group < match.length; group++) {
+    if (match[group] !== undefined) {
+      return CLAUSE_HAZARDS[group - 1]
+    }
   }
-  return match[1]
-    ? DATA_MODIFYING_STATEMENTS[0]
-    : match[2]
-      ? DATA_MODIFYING_STATEMENTS[1]
-      : match[3]
-        ? DATA_MODIFYING_STATEMENTS[2]
-        : DATA_MODIFYING_STATEMENTS[3]
+  return undefined
 }
 
 function findWritingCall(

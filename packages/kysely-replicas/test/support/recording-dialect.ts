@@ -26,6 +26,12 @@ export interface JournalEntry {
 export class Journal {
   readonly entries: JournalEntry[] = []
   readonly lifecycle: string[] = []
+  /** Nodes that refuse connections, as a server that is down does. */
+  readonly down = new Set<string>()
+  /** Errors that a node's queries fail with, by node. */
+  readonly queryErrors = new Map<string, Error>()
+  /** Connection attempts, by node (probes included). */
+  readonly attempts = new Map<string, number>()
   /** Node connections handed out and not yet released, by node. */
   readonly outstanding = new Map<string, number>()
 
@@ -42,6 +48,9 @@ export class Journal {
   clear(): void {
     this.entries.length = 0
     this.lifecycle.length = 0
+    this.down.clear()
+    this.queryErrors.clear()
+    this.attempts.clear()
   }
 }
 
@@ -98,6 +107,10 @@ class RecordingDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
+    this.#journal.attempts.set(this.#name, (this.#journal.attempts.get(this.#name) ?? 0) + 1)
+    if (this.#journal.down.has(this.#name)) {
+      throw Object.assign(new Error(`connect ECONNREFUSED ${this.#name}`), { code: 'ECONNREFUSED' })
+    }
     this.#journal.outstanding.set(this.#name, (this.#journal.outstanding.get(this.#name) ?? 0) + 1)
     return new RecordingConnection(this.#name, ++this.#connections, this.#journal)
   }
@@ -157,6 +170,10 @@ class RecordingConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     this.record(query.sql)
+    const error = this.#journal.queryErrors.get(this.#node)
+    if (error !== undefined) {
+      throw error
+    }
     return { rows: [] }
   }
 

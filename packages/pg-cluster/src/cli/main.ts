@@ -115,7 +115,7 @@ async function down(args: string[], io: CliIo): Promise<number> {
   if (values.help) return help('down', io)
   const cluster = await PgCluster.attach(requiredDir(values.dir))
   await cluster.stop()
-  io.stderr.write(`pg-cluster: stopped${cluster.dir === undefined ? '' : ` (${cluster.dir})`}.\n`)
+  io.stderr.write(`pg-cluster: stopped and removed ${cluster.dir}.\n`)
   return 0
 }
 

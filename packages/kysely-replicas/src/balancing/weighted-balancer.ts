@@ -1,0 +1,54 @@
+import type { DatabaseNode } from '../nodes/database-node.js'
+import type { Balancer } from './balancer.js'
+
+/**
+ * Spreads reads in proportion to each replica's `weight`, with nginx's smooth weighted
+ * round-robin: over any run of picks as long as the sum of the weights, each node gets exactly
+ * its weight, and the heavy nodes' turns are interleaved with the others' instead of coming in a
+ * burst (weights 1, 2, 3 give `C B A C B C`, not `C C C B B A`).
+ *
+ * The state is one running score per replica, kept by the replica's `index` rather than by its
+ * position among the candidates: when a replica drops out of the candidates (unhealthy, lagging)
+ * the others keep their scores and the absent one keeps its own, so the spread among the
+ * remaining ones is exact again after at most one cycle, and when it comes back the whole set
+ * resumes where it was. Resetting the scores on every change instead would hand the first pick
+ * after each change to the heaviest node, and a set that changes often would never reach the
+ * others.
+ *
+ * ```ts
+ * // replicas configured with weights 1, 2 and 3
+ * const balancer = new WeightedBalancer()
+ * Array.from({ length: 6 }, () => balancer.pick(replicas).index) // [2, 1, 0, 2, 1, 2]
+ * ```
+ */
+export class WeightedBalancer implements Balancer {
+  // Indexed by replica index. Grows when a replica is first seen, so picks after that allocate
+  // nothing.
+  readonly #scores: number[] = []
+
+  pick(candidates: readonly DatabaseNode[]): DatabaseNode {
+    const scores = this.#scores
+    let total = 0
+    let best = candidates[0] as DatabaseNode
+    let bestScore = Number.NEGATIVE_INFINITY
+    for (let i = 0; i < candidates.length; i++) {
+      const node = candidates[i] as DatabaseNode
+      const slot = node.index
+      while (scores.length <= slot) {
+        scores.push(0)
+      }
+      const score = (scores[slot] as number) + node.weight
+      scores[slot] = score
+      total += node.weight
+      // Strictly greater: on a tie the earlier candidate wins, which keeps the order stable.
+      if (score > bestScore) {
+        best = node
+        bestScore = score
+      }
+    }
+    // Every candidate gained its weight and the winner pays the total back: the scores of the
+    // candidates keep the same sum, and each node's share of the picks tends to weight / total.
+    scores[best.index] = bestScore - total
+    return best
+  }
+}

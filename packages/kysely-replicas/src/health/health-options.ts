@@ -1,0 +1,52 @@
+import { InvalidConfigError } from '../errors.js'
+import { isConnectionError } from './is-connection-error.js'
+
+/**
+ * How nodes that fail are detected and probed back.
+ *
+ * ```ts
+ * new ReplicatedDialect({ primary, replicas, health: { probeIntervalMs: 100, maxProbeIntervalMs: 1000 } })
+ * ```
+ */
+export interface HealthConfig {
+  /** Delay before the first probe of a node marked down. Default 100 ms. */
+  readonly probeIntervalMs?: number
+  /** The probe delay doubles after each failed probe up to this. Default 1000 ms. */
+  readonly maxProbeIntervalMs?: number
+  /** A probe that has not answered by then counts as failed. Default 2000 ms. */
+  readonly probeTimeoutMs?: number
+  /** Whether an error is the node's fault (see `isConnectionError`, the default). */
+  readonly isConnectionError?: (error: unknown) => boolean
+  /** The probe's SQL. Default `select 1`. */
+  readonly probeSql?: string
+}
+
+/** {@link HealthConfig} with every default filled in. */
+export type HealthOptions = Required<HealthConfig>
+
+/** Validates and completes the health configuration. */
+export function normalizeHealth(config: HealthConfig | undefined): HealthOptions {
+  const options = {
+    probeIntervalMs: config?.probeIntervalMs ?? 100,
+    maxProbeIntervalMs: config?.maxProbeIntervalMs ?? 1000,
+    probeTimeoutMs: config?.probeTimeoutMs ?? 2000,
+    isConnectionError: config?.isConnectionError ?? isConnectionError,
+    probeSql: config?.probeSql ?? 'select 1',
+  }
+  for (const key of ['probeIntervalMs', 'maxProbeIntervalMs', 'probeTimeoutMs'] as const) {
+    const value = options[key]
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new InvalidConfigError(`health.${key} must be a positive number of milliseconds, got ${String(value)}.`)
+    }
+  }
+  if (options.maxProbeIntervalMs < options.probeIntervalMs) {
+    throw new InvalidConfigError('health.maxProbeIntervalMs must not be less than health.probeIntervalMs.')
+  }
+  if (typeof options.isConnectionError !== 'function') {
+    throw new InvalidConfigError('health.isConnectionError must be a function (error) => boolean.')
+  }
+  if (typeof options.probeSql !== 'string' || options.probeSql.trim() === '') {
+    throw new InvalidConfigError('health.probeSql must be a non-empty SQL string.')
+  }
+  return Object.freeze(options)
+}

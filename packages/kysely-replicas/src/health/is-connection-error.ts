@@ -1,0 +1,45 @@
+import { isPostgresConnectionError } from '../postgres/postgres-connection-errors.js'
+
+// Socket-level failures as Node.js reports them, whatever the database.
+const SOCKET_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
+
+// Drivers that lose their socket say so in words, with no code (node-postgres among them).
+const LOST_CONNECTION =
+  /connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|connection (?:is )?closed|socket hang up/i
+
+/**
+ * The default test of whether an error is the node's fault (down, unreachable, overloaded,
+ * shutting down) rather than the query's: such a read is retried elsewhere and the node is
+ * marked down. SQL errors (syntax, constraint, permission) are not.
+ *
+ * ```ts
+ * new ReplicatedDialect({ primary, replicas, health: { isConnectionError: (e) => isConnectionError(e) || myCheck(e) } })
+ * ```
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) {
+    return false
+  }
+  if (error instanceof AggregateError) {
+    return error.errors.some(isConnectionError)
+  }
+  const { code, message } = error as { code?: unknown; message?: unknown }
+  if (typeof code === 'string' && SOCKET_CODES.has(code)) {
+    return true
+  }
+  if (isPostgresConnectionError(error)) {
+    return true
+  }
+  return typeof message === 'string' && typeof code !== 'string' && LOST_CONNECTION.test(message)
+}

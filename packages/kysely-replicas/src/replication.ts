@@ -1,0 +1,119 @@
+import type { CompiledQuery, Kysely } from 'kysely'
+import type { ReplicasEventMap, ReplicasListener } from './events/replicas-events.js'
+import type { DatabaseNode, NodeRole } from './nodes/database-node.js'
+import type { NodeRouter } from './routing/node-router.js'
+import type { QueryAccess, RouteReason } from './routing/query-classification.js'
+import { registrationOf } from './views/driver-registry.js'
+
+/** One node in a {@link Replication.stats} snapshot. */
+export interface NodeStatsSnapshot {
+  readonly name: string
+  readonly role: NodeRole
+  /** `false` while the node is marked down and probed. */
+  readonly healthy: boolean
+  /** When the node was marked down, if it is. */
+  readonly downSince: Date | undefined
+  /** The last connection-level error, passwords masked. */
+  readonly lastError: string | undefined
+  readonly inFlight: number
+  readonly served: number
+  readonly errors: number
+  /** The smoothed query latency in ms (0 before any query). */
+  readonly latencyMs: number
+}
+
+/** Where a single query would go, and why. */
+export interface RouteExplanation {
+  readonly access: QueryAccess
+  readonly reason: RouteReason
+  readonly detail: string | undefined
+  readonly role: NodeRole
+  /** The nodes that could serve it now: the healthy replicas for a read, else the primary. */
+  readonly candidates: readonly string[]
+}
+
+/** Something that compiles to a query: any Kysely builder. */
+export interface Compilable {
+  compile(): CompiledQuery
+}
+
+/**
+ * The observability handle of a replicated Kysely instance: events, per-node stats and routing
+ * explanations. Get it with {@link replicationOf}.
+ *
+ * ```ts
+ * const replication = replicationOf(db)
+ * replication.on('node-down', ({ node, error }) => log.warn({ node, error }, 'replica down'))
+ * console.table(replication.stats())
+ * replication.explain(db.selectFrom('person').selectAll().forUpdate()) // { role: 'primary', reason: 'row-lock', … }
+ * ```
+ */
+export class Replication {
+  readonly #router: NodeRouter
+
+  constructor(router: NodeRouter) {
+    this.#router = router
+  }
+
+  /** Subscribes to an event: `route`, `node-down`, `node-up` or `fallback`. */
+  on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): this {
+    this.#router.events.on(name, listener)
+    return this
+  }
+
+  /** Unsubscribes a listener given to {@link on}. */
+  off<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): this {
+    this.#router.events.off(name, listener)
+    return this
+  }
+
+  /** A snapshot of every node, primary first. */
+  stats(): NodeStatsSnapshot[] {
+    return [this.#router.primary, ...this.#router.replicas].map(snapshot)
+  }
+
+  /**
+   * Where a query would go if run now on this instance, with no view: the rule that decides,
+   * and the nodes that could serve it.
+   */
+  explain(query: Compilable | CompiledQuery): RouteExplanation {
+    const compiled = 'compile' in query ? query.compile() : query
+    const { access, reason, detail } = this.#router.classify(compiled)
+    const available = this.#router.available
+    const replica = access === 'read' && available.length > 0
+    return Object.freeze({
+      access,
+      reason,
+      detail,
+      role: replica ? 'replica' : 'primary',
+      candidates: Object.freeze((replica ? available : [this.#router.primary]).map((node) => node.name)),
+    })
+  }
+}
+
+/**
+ * The {@link Replication} handle of a Kysely instance built with a `ReplicatedDialect` (views
+ * and transactions share their instance's handle).
+ *
+ * ```ts
+ * replicationOf(db).on('fallback', ({ from, to }) => metrics.increment('db.fallback', { from, to }))
+ * ```
+ */
+export function replicationOf<DB>(db: Kysely<DB>): Replication {
+  return registrationOf(db, 'replicationOf()').driver.replication
+}
+
+function snapshot(node: DatabaseNode): NodeStatsSnapshot {
+  const { downSince, lastError, isUp } = node.health
+  return Object.freeze({
+    name: node.name,
+    role: node.role,
+    healthy: isUp,
+    downSince: downSince === undefined ? undefined : new Date(downSince),
+    lastError,
+    inFlight: node.stats.inFlight,
+    served: node.stats.served,
+    errors: node.stats.errors,
+    latencyMs: node.stats.latencyMs,
+  })
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import type { Balancer } from '../../src/balancing/balancer.js'
+import { type BalancingOption, createBalancer } from '../../src/balancing/create-balancer.js'
+import { FunctionBalancer } from '../../src/balancing/custom-balancer.js'
+import { LatencyAwareBalancer } from '../../src/balancing/latency-aware-balancer.js'
+import { LeastOutstandingBalancer } from '../../src/balancing/least-outstanding-balancer.js'
+import { RandomBalancer } from '../../src/balancing/random-balancer.js'
+import { RoundRobinBalancer } from '../../src/balancing/round-robin-balancer.js'
+import { WeightedBalancer } from '../../src/balancing/weighted-balancer.js'
+import { InvalidConfigError } from '../../src/errors.js'
+import type { DatabaseNode } from '../../src/nodes/database-node.js'
+import { replicas } from './replica-nodes.js'
+
+describe('createBalancer', () => {
+  it('defaults to round-robin', () => {
+    expect(createBalancer(undefined)).toBeInstanceOf(RoundRobinBalancer)
+  })
+
+  it.each([
+    ['round-robin', RoundRobinBalancer],
+    ['random', RandomBalancer],
+    ['weighted', WeightedBalancer],
+    ['least-outstanding', LeastOutstandingBalancer],
+    ['latency-aware', LatencyAwareBalancer],
+  ] as const)('makes a new balancer for %s', (name, type) => {
+    const balancer = createBalancer(name)
+    expect(balancer).toBeInstanceOf(type)
+    // A fresh one each time: two dialects never share a rotation or weights' scores.
+    expect(createBalancer(name)).not.toBe(balancer)
+  })
+
+  it('uses a Balancer of the caller as it is', () => {
+    const own: Balancer = {
+      pick: (candidates) => candidates[candidates.length - 1] as DatabaseNode,
+    }
+    expect(createBalancer(own)).toBe(own)
+  })
+
+  it('wraps a function in a FunctionBalancer', () => {
+    const balancer = createBalancer((candidates) => candidates[1]?.name ?? 0)
+    expect(balancer).toBeInstanceOf(FunctionBalancer)
+    expect(balancer.pick(replicas({}, {})).index).toBe(1)
+  })
+
+  it.each([
+    ['an unknown name', 'fastest', '"fastest"'],
+    ['a name in the wrong case', 'Round-Robin', '"Round-Robin"'],
+    ['an empty name', '', '""'],
+    ['an inherited property name', 'toString', '"toString"'],
+    ['null', null, 'got null'],
+    ['a number', 1, 'got 1'],
+    ['an object without pick()', {}, 'an object without a pick() method'],
+    [
+      'an object whose pick is not a function',
+      { pick: 'first' },
+      'an object without a pick() method',
+    ],
+    ['an array', ['random'], 'an array'],
+  ])('refuses %s', (_, option, got) => {
+    expect(() => createBalancer(option as BalancingOption)).toThrow(InvalidConfigError)
+    expect(() => createBalancer(option as BalancingOption)).toThrow(got)
+    expect(() => createBalancer(option as BalancingOption)).toThrow(
+      "'round-robin', 'random', 'weighted', 'least-outstanding', 'latency-aware', a Balancer",
+    )
+  })
+})

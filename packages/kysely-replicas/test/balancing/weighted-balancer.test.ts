@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest'
+import { WeightedBalancer } from '../../src/balancing/weighted-balancer.js'
+import type { DatabaseNode } from '../../src/nodes/database-node.js'
+import { countPicks, pickIndexes, replicas } from './replica-nodes.js'
+
+/** Counts per replica index in each run of `size` picks. */
+function windows(indexes: readonly number[], size: number, nodes = 3): number[][] {
+  const result: number[][] = []
+  for (let start = 0; start + size <= indexes.length; start += size) {
+    const counts = new Array<number>(nodes).fill(0)
+    for (const index of indexes.slice(start, start + size)) {
+      counts[index] = (counts[index] ?? 0) + 1
+    }
+    result.push(counts)
+  }
+  return result
+}
+
+function cycles(count: number, counts: number[]): number[][] {
+  return Array.from({ length: count }, () => counts)
+}
+
+describe('WeightedBalancer', () => {
+  const weighted = (): DatabaseNode[] => replicas({ weight: 1 }, { weight: 2 }, { weight: 3 })
+
+  it('interleaves the picks smoothly: weights 1, 2, 3 give C B A C B C', () => {
+    const balancer = new WeightedBalancer()
+    expect(pickIndexes(balancer, weighted(), 12)).toEqual([2, 1, 0, 2, 1, 2, 2, 1, 0, 2, 1, 2])
+  })
+
+  it('gives each replica exactly its weight in every cycle, wherever the cycle starts', () => {
+    const balancer = new WeightedBalancer()
+    const picks = pickIndexes(balancer, weighted(), 600)
+    expect(windows(picks, 6)).toEqual(cycles(100, [1, 2, 3]))
+    expect(windows(picks.slice(1), 6)).toEqual(cycles(99, [1, 2, 3]))
+    expect(windows(picks.slice(4), 6)).toEqual(cycles(99, [1, 2, 3]))
+  })
+
+  it('keeps exact shares when a replica leaves at the end of a cycle and when it returns', () => {
+    const balancer = new WeightedBalancer()
+    const all = weighted()
+    const withoutC = all.slice(0, 2)
+    expect(windows(pickIndexes(balancer, all, 12), 6)).toEqual(cycles(2, [1, 2, 3]))
+    expect(windows(pickIndexes(balancer, withoutC, 30), 3)).toEqual(cycles(10, [1, 2, 0]))
+    expect(windows(pickIndexes(balancer, all, 60), 6)).toEqual(cycles(10, [1, 2, 3]))
+  })
+
+  it.each([1, 2, 3, 4, 5])(
+    'is exact again one cycle after a replica leaves %i picks into a cycle, and at once when it returns',
+    (offset) => {
+      const balancer = new WeightedBalancer()
+      const all = weighted()
+      pickIndexes(balancer, all, offset)
+      const whileAway = windows(pickIndexes(balancer, all.slice(0, 2), 30), 3)
+      // The first cycle may be one pick off; every later one is exact.
+      const first = whileAway[0] ?? []
+      expect(Math.abs((first[0] ?? 0) - 1)).toBeLessThanOrEqual(1)
+      expect(whileAway.slice(1)).toEqual(cycles(9, [1, 2, 0]))
+      expect(windows(pickIndexes(balancer, all, 60), 6)).toEqual(cycles(10, [1, 2, 3]))
+    },
+  )
+
+  it('keeps each replica its share when the candidate set changes on every pick', () => {
+    const balancer = new WeightedBalancer()
+    const [a, b, c] = weighted() as [DatabaseNode, DatabaseNode, DatabaseNode]
+    // Two picks among A and C, then one among B and C, 2000 times over: 4000 picks split 1:3
+    // and 2000 split 2:3.
+    const counts = [0, 0, 0]
+    for (let pick = 0; pick < 6000; pick++) {
+      const node = balancer.pick(pick % 3 === 2 ? [b, c] : [a, c])
+      counts[node.index] = (counts[node.index] ?? 0) + 1
+    }
+    expect(counts).toEqual([1000, 800, 4200])
+  })
+
+  it('follows the replicas, not their positions among the candidates', () => {
+    const balancer = new WeightedBalancer()
+    const all = weighted()
+    const reversed = [...all].reverse()
+    const picks = [
+      ...pickIndexes(balancer, all, 4),
+      ...pickIndexes(balancer, reversed, 8),
+      ...pickIndexes(balancer, all, 6),
+    ]
+    expect(windows(picks, 6)).toEqual(cycles(3, [1, 2, 3]))
+  })
+
+  it('handles fractional weights', () => {
+    const balancer = new WeightedBalancer()
+    const counts = countPicks(balancer, replicas({ weight: 0.5 }, { weight: 1.5 }), 400)
+    expect(counts).toEqual([100, 300])
+  })
+
+  it('spreads equal weights like round-robin', () => {
+    const balancer = new WeightedBalancer()
+    expect(pickIndexes(balancer, replicas({}, {}, {}), 6)).toEqual([0, 1, 2, 0, 1, 2])
+  })
+})
