@@ -9,8 +9,16 @@ console.log(
   `Started a primary and 2 replicas in ${Date.now() - started} ms (files in ${cluster.dir}).\n`,
 )
 
-// One pool per node, from the node's connection settings.
-const pools = new Map(cluster.nodes.map((node) => [node.name, new pg.Pool(node.poolConfig())]))
+// One pool per node, from the node's connection settings. A server that stops (or is killed)
+// sends its idle connections an error, which a pool re-emits: without a listener, Node.js would
+// end the process. pool.end() does not wait for the sockets to close, so this matters here too.
+const pools = new Map(
+  cluster.nodes.map((node) => {
+    const pool = new pg.Pool(node.poolConfig())
+    pool.on('error', () => {})
+    return [node.name, pool]
+  }),
+)
 const pool = (node) => pools.get(node.name)
 
 try {

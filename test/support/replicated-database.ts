@@ -1,12 +1,13 @@
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import { type Generated, Kysely, PostgresDialect, sql } from 'kysely'
 import { handlePoolErrors, ReplicatedDialect, type ReplicatedDialectConfig } from 'kysely-replicas'
 import pg from 'pg'
 import Cursor from 'pg-cursor'
 import { inject } from 'vitest'
 import './cluster-info.js'
 
+/** Every test table: a serial id and a name. */
 export interface Database {
-  [table: string]: { id: number; name: string }
+  [table: string]: { id: Generated<number>; name: string }
 }
 
 /** A pool that survives its server being killed: node-postgres crashes the process otherwise. */
