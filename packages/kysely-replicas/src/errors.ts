@@ -144,6 +144,48 @@ export class NoReplicaAvailableError extends ReplicasError {
 }
 
 /**
+ * No node is known to be the primary right now (it is down, or it was demoted and no replica has
+ * been promoted yet), so a write cannot be sent. Nothing was sent: the write is safe to retry once
+ * a primary is back; `retryable` is `true`.
+ *
+ * ```ts
+ * try { await db.insertInto('person').values(row).execute() }
+ * catch (e) { if (e instanceof NoPrimaryError) await retryLater() }
+ * ```
+ */
+export class NoPrimaryError extends ReplicasError {
+  readonly retryable = true
+
+  constructor() {
+    super(
+      'No primary is available: the primary is down and no replica has been promoted yet. The write was not ' +
+        'sent; retry it once a primary is back (replicationOf(db).on("topology", …) tells when).',
+    )
+  }
+}
+
+/**
+ * Two nodes claim to be the primary (split brain). Writes go to neither until one of them is
+ * demoted; nothing was sent, and `retryable` is `true`.
+ *
+ * ```ts
+ * catch (e) { if (e instanceof SplitBrainError) alert(e.nodes) }
+ * ```
+ */
+export class SplitBrainError extends ReplicasError {
+  readonly retryable = true
+  readonly nodes: readonly string[]
+
+  constructor(nodes: readonly string[]) {
+    super(
+      `Split brain: ${nodes.map((node) => `"${node}"`).join(' and ')} all claim to be the primary, so the write ` +
+        'was not sent to any of them. Demote (stop or rebuild) all but one; writes resume at once after.',
+    )
+    this.nodes = Object.freeze([...nodes])
+  }
+}
+
+/**
  * The driver does not support an operation Kysely asked for (for example savepoints), or the
  * dialect was used after `destroy()`.
  */

@@ -85,7 +85,7 @@ export class ReplicatedConnection implements DatabaseConnection {
       return this.#runSingle(query)
     }
     const { node, connection } = await this.#holdFor(query)
-    return runMeasured(node, () => connection.executeQuery<R>(query))
+    return this.#measured(node, () => connection.executeQuery<R>(query))
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
@@ -159,7 +159,7 @@ export class ReplicatedConnection implements DatabaseConnection {
       try {
         const { connection } = await this.#acquireOn(node)
         try {
-          return await runMeasured(node, () => connection.executeQuery<R>(query))
+          return await this.#measured(node, () => connection.executeQuery<R>(query))
         } finally {
           await node.driver.releaseConnection(connection)
         }
@@ -209,7 +209,7 @@ export class ReplicatedConnection implements DatabaseConnection {
       return { node, connection: await node.driver.acquireConnection() }
     } catch (error) {
       node.stats.errors++
-      noteFailure(node, error)
+      this.#noteFailure(node, error)
       throw error
     }
   }
@@ -252,31 +252,37 @@ export class ReplicatedConnection implements DatabaseConnection {
     return this.#held
   }
 
+  /** Runs a query on a node, counting it in the node's stats and noting node failures. */
+  async #measured<T>(node: DatabaseNode, step: () => Promise<T>): Promise<T> {
+    const startedAt = node.stats.start()
+    try {
+      const result = await step()
+      node.stats.finish(startedAt, false)
+      return result
+    } catch (error) {
+      node.stats.finish(startedAt, true)
+      this.#noteFailure(node, error)
+      throw error
+    }
+  }
+
+  // A replica is taken out of rotation (reads have somewhere else to go); a primary is not, but
+  // its failure may mean a failover, which a topology monitor wants to know at once.
+  #noteFailure(node: DatabaseNode, error: unknown): void {
+    if (!node.health.isNodeFailure(error)) {
+      return
+    }
+    if (node.role === 'replica') {
+      node.health.markDown(error)
+    } else {
+      this.#router.notePrimaryFailure()
+    }
+  }
+
   #emitRoute(node: DatabaseNode, reason: RouteEvent['reason']): void {
     const { events } = this.#router
     if (events.listening('route')) {
       events.emit('route', { node: node.name, role: node.role, reason })
     }
-  }
-}
-
-/** Runs a step on a node, counting it in the node's stats and marking the node down on failure. */
-async function runMeasured<T>(node: DatabaseNode, step: () => Promise<T>): Promise<T> {
-  const startedAt = node.stats.start()
-  try {
-    const result = await step()
-    node.stats.finish(startedAt, false)
-    return result
-  } catch (error) {
-    node.stats.finish(startedAt, true)
-    noteFailure(node, error)
-    throw error
-  }
-}
-
-// Only replicas are taken out of rotation: reads have somewhere else to go, writes do not.
-function noteFailure(node: DatabaseNode, error: unknown): void {
-  if (node.role === 'replica' && node.health.isNodeFailure(error)) {
-    node.health.markDown(error)
   }
 }

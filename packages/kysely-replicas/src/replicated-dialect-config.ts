@@ -2,6 +2,7 @@ import type { Dialect } from 'kysely'
 import { InvalidConfigError } from './errors.js'
 import { type FallbackPolicy, normalizeFallback } from './health/fallback-policy.js'
 import { type HealthConfig, type HealthOptions, normalizeHealth } from './health/health-options.js'
+import type { NodeMonitorFactory } from './topology/node-monitor.js'
 
 /**
  * A replica with a name (shown in errors, events and stats) and a weight (used by weighted
@@ -65,6 +66,12 @@ export interface ReplicatedDialectConfig {
   readonly fallback?: FallbackPolicy
   /** How failing nodes are detected and probed back. */
   readonly health?: HealthConfig
+  /**
+   * A background monitor of roles and replication lag, such as `postgresTopology()`: it follows
+   * failovers and keeps lagging replicas out of rotation. None by default: roles are as
+   * configured.
+   */
+  readonly monitor?: NodeMonitorFactory
 }
 
 /** A node as the driver sees it. */
@@ -82,6 +89,7 @@ export interface NormalizedConfig {
   readonly sessionReset: string | undefined
   readonly fallback: FallbackPolicy
   readonly health: HealthOptions
+  readonly monitor: NodeMonitorFactory | undefined
 }
 
 /** Validates a user's configuration and returns a frozen copy with every default filled in. */
@@ -108,7 +116,15 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
     sessionReset: config.sessionReset?.trim() || undefined,
     fallback: normalizeFallback(config.fallback),
     health: normalizeHealth(config.health),
+    monitor: normalizeMonitor(config.monitor),
   })
+}
+
+function normalizeMonitor(monitor: unknown): NodeMonitorFactory | undefined {
+  if (monitor !== undefined && typeof monitor !== 'function') {
+    throw new InvalidConfigError('monitor must be a monitor factory such as postgresTopology({ … }).')
+  }
+  return monitor as NodeMonitorFactory | undefined
 }
 
 function normalizeReplicas(replicas: ReplicatedDialectConfig['replicas']): readonly NodeConfig[] {

@@ -9,7 +9,7 @@ import type {
 import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
 import { ReplicasEvents } from './events/replicas-events.js'
 import { NodeHealth } from './health/node-health.js'
-import type { DatabaseNode, NodeRole } from './nodes/database-node.js'
+import { DatabaseNode, type NodeRole } from './nodes/database-node.js'
 import { NodeStats } from './nodes/node-stats.js'
 import { ReplicatedAdapter } from './replicated-adapter.js'
 import {
@@ -60,7 +60,7 @@ export class ReplicatedDialect implements Dialect {
     const { primary, replicas, sessionReset, fallback } = this.#config
     const events = new ReplicasEvents()
     let router: NodeRouter | undefined
-    const onHealthChange = () => router?.refreshHealth()
+    const onHealthChange = () => router?.refresh()
     const node = (config: NodeConfig, role: NodeRole, index: number) =>
       this.#createNode(config, role, index, events, onHealthChange)
     router = new NodeRouter(
@@ -68,7 +68,13 @@ export class ReplicatedDialect implements Dialect {
       Object.freeze(replicas.map((replica, index) => node(replica, 'replica', index))),
       { balancer: new RoundRobinBalancer(), classifyOptions: this.#classifyOptions, fallback, events },
     )
-    this.#lastDriver = new ReplicatedDriver(router, sessionReset)
+    const monitor = this.#config.monitor?.({
+      nodes: router.nodes,
+      events,
+      refresh: () => router?.refresh(),
+      onPrimaryFailure: (listener) => router?.onPrimaryFailure(listener),
+    })
+    this.#lastDriver = new ReplicatedDriver(router, sessionReset, monitor)
     return this.#lastDriver
   }
 
@@ -97,7 +103,7 @@ export class ReplicatedDialect implements Dialect {
     onHealthChange: () => void,
   ): DatabaseNode {
     const driver = config.dialect.createDriver()
-    return Object.freeze({
+    return new DatabaseNode({
       name: config.name,
       role,
       index,

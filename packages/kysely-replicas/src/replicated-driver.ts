@@ -10,6 +10,7 @@ import { runOnEveryNode } from './nodes/run-on-every-node.js'
 import { ReplicatedConnection } from './replicated-connection.js'
 import { Replication } from './replication.js'
 import type { NodeRouter } from './routing/node-router.js'
+import type { NodeMonitor } from './topology/node-monitor.js'
 
 /**
  * Kysely's `Driver` over several nodes, each driven by its own dialect's driver. Connections it
@@ -20,14 +21,16 @@ export class ReplicatedDriver implements Driver {
   readonly #sessionReset: string | undefined
   readonly #nodes: readonly DatabaseNode[]
   readonly #replication: Replication
+  readonly #monitor: NodeMonitor | undefined
   // Connection objects are reused: Kysely's logging wraps each new object once.
   readonly #idle: ReplicatedConnection[] = []
   #destroyed: Promise<void> | undefined
 
-  constructor(router: NodeRouter, sessionReset: string | undefined) {
+  constructor(router: NodeRouter, sessionReset: string | undefined, monitor: NodeMonitor | undefined) {
     this.#router = router
+    this.#monitor = monitor
     this.#sessionReset = sessionReset
-    this.#nodes = Object.freeze([router.primary, ...router.replicas])
+    this.#nodes = router.nodes
     this.#replication = new Replication(router)
   }
 
@@ -43,6 +46,7 @@ export class ReplicatedDriver implements Driver {
 
   async init(): Promise<void> {
     await runOnEveryNode('init', this.#nodes, (node) => node.driver.init())
+    await this.#monitor?.init()
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -100,11 +104,20 @@ export class ReplicatedDriver implements Driver {
   }
 
   destroy(): Promise<void> {
-    this.#destroyed ??= runOnEveryNode('destroy', this.#nodes, (node) => {
-      node.health.close()
-      return node.driver.destroy()
-    })
+    this.#destroyed ??= this.#close()
     return this.#destroyed
+  }
+
+  async #close(): Promise<void> {
+    // The monitor and the probes use the node drivers: stop them before closing those.
+    try {
+      await this.#monitor?.close()
+    } finally {
+      await runOnEveryNode('destroy', this.#nodes, (node) => {
+        node.health.close()
+        return node.driver.destroy()
+      })
+    }
   }
 }
 

@@ -20,6 +20,11 @@ export interface NodeStatsSnapshot {
   readonly errors: number
   /** The smoothed query latency in ms (0 before any query). */
   readonly latencyMs: number
+  /** Replication lag as last measured by a monitor (replicas only). */
+  readonly lagBytes: number | undefined
+  readonly lagSeconds: number | undefined
+  /** Beyond the lag bound: no reads until it catches up. */
+  readonly lagging: boolean
 }
 
 /** Where a single query would go, and why. */
@@ -69,7 +74,7 @@ export class Replication {
 
   /** A snapshot of every node, primary first. */
   stats(): NodeStatsSnapshot[] {
-    return [this.#router.primary, ...this.#router.replicas].map(snapshot)
+    return this.#router.nodes.map(snapshot)
   }
 
   /**
@@ -81,12 +86,13 @@ export class Replication {
     const { access, reason, detail } = this.#router.classify(compiled)
     const available = this.#router.available
     const replica = access === 'read' && available.length > 0
+    const candidates = replica ? available : this.#router.nodes.filter((node) => node.role === 'primary' && node.health.isUp)
     return Object.freeze({
       access,
       reason,
       detail,
       role: replica ? 'replica' : 'primary',
-      candidates: Object.freeze((replica ? available : [this.#router.primary]).map((node) => node.name)),
+      candidates: Object.freeze(candidates.map((node) => node.name)),
     })
   }
 }
@@ -115,5 +121,8 @@ function snapshot(node: DatabaseNode): NodeStatsSnapshot {
     served: node.stats.served,
     errors: node.stats.errors,
     latencyMs: node.stats.latencyMs,
+    lagBytes: node.lag?.bytes,
+    lagSeconds: node.lag?.seconds,
+    lagging: node.lag?.excluded === true,
   })
 }

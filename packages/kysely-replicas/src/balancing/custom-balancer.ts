@@ -84,7 +84,7 @@ function findCandidate(snapshots: readonly ReplicaCandidate[], chosen: unknown):
   if (typeof chosen === 'object' && chosen !== null) {
     // Only the objects of this call: a look-alike or a snapshot kept from an earlier call may
     // describe a replica that is no longer a candidate.
-    return snapshots.findIndex((c) => c.name === (chosen as ReplicaCandidate).name)
+    return snapshots.indexOf(chosen as ReplicaCandidate)
   }
   if (typeof chosen === 'string') {
     return snapshots.findIndex((candidate) => candidate.name === chosen)

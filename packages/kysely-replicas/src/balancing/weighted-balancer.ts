@@ -3,9 +3,10 @@ import type { Balancer } from './balancer.js'
 
 /**
  * Spreads reads in proportion to each replica's `weight`, with nginx's smooth weighted
- * round-robin: over any run of picks as long as the sum of the weights, each node gets exactly
- * its weight, and the heavy nodes' turns are interleaved with the others' instead of coming in a
- * burst (weights 1, 2, 3 give `C B A C B C`, not `C C C B B A`).
+ * round-robin. With integer weights, any run of picks as long as the sum of the weights gives
+ * each node exactly its weight, and the heavy nodes' turns are interleaved with the others'
+ * instead of coming in a burst (weights 1, 2, 3 give `C B A C B C`, not `C C C B B A`).
+ * Fractional weights give the same shares over longer runs.
  *
  * The state is one running score per replica, kept by the replica's `index` rather than by its
  * position among the candidates: when a replica drops out of the candidates (unhealthy, lagging)

@@ -31,6 +31,26 @@ export interface FallbackEvent {
   readonly error: string
 }
 
+/** A monitor found that a node changed role (a promotion, a demotion). */
+export interface RoleChangeEvent {
+  readonly node: string
+  readonly from: 'primary' | 'replica'
+  readonly to: 'primary' | 'replica'
+}
+
+/** A replica crossed the lag bound: it stops (`excluded`) or resumes getting reads. */
+export interface LagEvent {
+  readonly node: string
+  readonly bytes: number
+  readonly seconds: number
+  readonly excluded: boolean
+}
+
+/** Several nodes claim to be the primary; writes are refused until only one does. */
+export interface SplitBrainEvent {
+  readonly nodes: readonly string[]
+}
+
 /**
  * The events of a replicated Kysely instance, by name.
  *
@@ -43,6 +63,9 @@ export interface ReplicasEventMap {
   'node-down': NodeDownEvent
   'node-up': NodeUpEvent
   fallback: FallbackEvent
+  'role-change': RoleChangeEvent
+  lag: LagEvent
+  'split-brain': SplitBrainEvent
 }
 
 /** A listener of one event. */
@@ -55,7 +78,15 @@ type Listeners = { [K in keyof ReplicasEventMap]: Array<ReplicasListener<K>> }
  * checks {@link ReplicasEvents.listening} before building an event object.
  */
 export class ReplicasEvents {
-  readonly #listeners: Listeners = { route: [], 'node-down': [], 'node-up': [], fallback: [] }
+  readonly #listeners: Listeners = {
+    route: [],
+    'node-down': [],
+    'node-up': [],
+    fallback: [],
+    'role-change': [],
+    lag: [],
+    'split-brain': [],
+  }
 
   on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): void {
     this.#listeners[name].push(listener)

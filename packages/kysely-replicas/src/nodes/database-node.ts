@@ -2,17 +2,95 @@ import type { Driver } from 'kysely'
 import type { NodeHealth } from '../health/node-health.js'
 import type { NodeStats } from './node-stats.js'
 
-/** Whether a node takes writes. */
+/** Whether a node takes writes, as far as the dialect knows. */
 export type NodeRole = 'primary' | 'replica'
 
-/** One database server behind the dialect, with the driver of its own dialect. */
-export interface DatabaseNode {
+/** How far a replica is behind the primary, as last measured by a monitor. */
+export interface NodeLag {
+  readonly bytes: number
+  readonly seconds: number
+  /** Beyond the configured bound: the replica gets no reads until it catches up. */
+  readonly excluded: boolean
+}
+
+/** What {@link DatabaseNode} is made of. */
+export interface DatabaseNodeInit {
   readonly name: string
   readonly role: NodeRole
-  /** The 0-based position among the replicas; -1 for the primary. */
   readonly index: number
   readonly weight: number
   readonly driver: Driver
   readonly stats: NodeStats
   readonly health: NodeHealth
+}
+
+/**
+ * One database server behind the dialect, with the driver of its own dialect. Its role starts as
+ * configured and follows what a topology monitor discovers (a promoted replica becomes the
+ * primary); its lag and replay position are what the monitor last measured.
+ */
+export class DatabaseNode {
+  readonly name: string
+  /** The 0-based position in the `replicas` config; -1 for the configured primary. */
+  readonly index: number
+  readonly weight: number
+  readonly driver: Driver
+  readonly stats: NodeStats
+  readonly health: NodeHealth
+  /** The role the configuration gave. */
+  readonly configuredRole: NodeRole
+  #role: NodeRole
+  #lag: NodeLag | undefined
+  #replayed: bigint | undefined
+
+  constructor(init: DatabaseNodeInit) {
+    this.name = init.name
+    this.index = init.index
+    this.weight = init.weight
+    this.driver = init.driver
+    this.stats = init.stats
+    this.health = init.health
+    this.configuredRole = init.role
+    this.#role = init.role
+  }
+
+  get role(): NodeRole {
+    return this.#role
+  }
+
+  /** The last measured lag; `undefined` without a monitor or for the primary. */
+  get lag(): NodeLag | undefined {
+    return this.#lag
+  }
+
+  /**
+   * The highest position (a PostgreSQL LSN as a number) the node is known to have replayed; only
+   * ever grows while the node keeps its role.
+   */
+  get replayed(): bigint | undefined {
+    return this.#replayed
+  }
+
+  /** Records a discovered role. Returns whether it changed. */
+  assumeRole(role: NodeRole): boolean {
+    if (role === this.#role) {
+      return false
+    }
+    this.#role = role
+    this.#lag = undefined
+    this.#replayed = undefined
+    return true
+  }
+
+  /** Records a lag measurement. */
+  setLag(lag: NodeLag | undefined): void {
+    this.#lag = lag
+  }
+
+  /** Records a replay position; an older one than known is ignored. */
+  noteReplayed(position: bigint): void {
+    if (this.#replayed === undefined || position > this.#replayed) {
+      this.#replayed = position
+    }
+  }
 }

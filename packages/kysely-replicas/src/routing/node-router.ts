@@ -1,22 +1,29 @@
 import type { CompiledQuery } from 'kysely'
 import type { Balancer } from '../balancing/balancer.js'
-import { NoReplicaAvailableError, ReplicaWriteError } from '../errors.js'
+import { NoPrimaryError, NoReplicaAvailableError, ReplicaWriteError, SplitBrainError } from '../errors.js'
 import type { ReplicasEvents } from '../events/replicas-events.js'
 import type { FallbackPolicy } from '../health/fallback-policy.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import { type ClassifyOptions, classifyQuery, type QueryClassification } from './classify-query.js'
 import type { RouteTarget } from './route-target.js'
 
-/** Knows the nodes and their health, and picks the one that serves a query or a block. */
+/**
+ * Knows the nodes, their roles and health, and picks the one that serves a query or a block.
+ * Roles may change at run time (a monitor that follows failovers): the primary and the replicas
+ * that serve reads are recomputed on every change, not per query.
+ */
 export class NodeRouter {
-  readonly primary: DatabaseNode
+  /** Every node, the configured primary first, then the replicas in config order. */
+  readonly nodes: readonly DatabaseNode[]
+  /** The configured replicas, by `onReplica(index)` index. */
   readonly replicas: readonly DatabaseNode[]
   readonly events: ReplicasEvents
   readonly #balancer: Balancer
   readonly #classifyOptions: ClassifyOptions
   readonly #fallback: FallbackPolicy
-  // The replicas that are up, recomputed when a node's health changes rather than per read.
+  readonly #primaryFailureListeners: Array<() => void> = []
   #available: readonly DatabaseNode[] = []
+  #primaries: readonly DatabaseNode[] = []
 
   constructor(
     primary: DatabaseNode,
@@ -28,23 +35,54 @@ export class NodeRouter {
       readonly events: ReplicasEvents
     },
   ) {
-    this.primary = primary
+    this.nodes = Object.freeze([primary, ...replicas])
     this.replicas = replicas
     this.#balancer = options.balancer
     this.#classifyOptions = options.classifyOptions
     this.#fallback = options.fallback
     this.events = options.events
-    this.refreshHealth()
+    this.refresh()
   }
 
-  /** The replicas that serve reads now. */
+  /** The replicas that serve reads now: up, in the replica role, and not too far behind. */
   get available(): readonly DatabaseNode[] {
     return this.#available
   }
 
-  /** Re-reads the nodes' health; called by a node whose health changed. */
-  refreshHealth(): void {
-    this.#available = Object.freeze(this.replicas.filter((replica) => replica.health.isUp))
+  /**
+   * The node that takes writes. Throws `NoPrimaryError` when none is up in the primary role, and
+   * `SplitBrainError` when several are.
+   */
+  get primary(): DatabaseNode {
+    const primaries = this.#primaries
+    if (primaries.length === 1) {
+      return primaries[0] as DatabaseNode
+    }
+    if (primaries.length === 0) {
+      throw new NoPrimaryError()
+    }
+    throw new SplitBrainError(primaries.map((node) => node.name))
+  }
+
+  /** Re-reads the nodes' roles, health and lag; called whenever one of them changes. */
+  refresh(): void {
+    this.#available = Object.freeze(
+      this.nodes.filter((node) => node.role === 'replica' && node.health.isUp && node.lag?.excluded !== true),
+    )
+    // A primary that is down does not count: a replica promoted meanwhile is not a split brain.
+    this.#primaries = Object.freeze(this.nodes.filter((node) => node.role === 'primary' && node.health.isUp))
+  }
+
+  /** Calls `listener` when the primary fails with a connection-level error. */
+  onPrimaryFailure(listener: () => void): void {
+    this.#primaryFailureListeners.push(listener)
+  }
+
+  /** A node in the primary role failed with a connection-level error. */
+  notePrimaryFailure(): void {
+    for (const listener of this.#primaryFailureListeners) {
+      listener()
+    }
   }
 
   /** Whether the query may run on a hot standby, and why not when it may not. */

@@ -1,0 +1,32 @@
+import type { ReplicasEvents } from '../events/replicas-events.js'
+import type { DatabaseNode } from '../nodes/database-node.js'
+
+/** What a {@link NodeMonitor} sees of a replicated Kysely instance and may change. */
+export interface MonitorContext {
+  /** Every node, configured primary first; roles, lag and replay positions are set on them. */
+  readonly nodes: readonly DatabaseNode[]
+  readonly events: ReplicasEvents
+  /** Recomputes the write target and the readable replicas; call after changing nodes. */
+  refresh(): void
+  /** Calls `listener` whenever the primary fails with a connection-level error. */
+  onPrimaryFailure(listener: () => void): void
+}
+
+/**
+ * Watches the nodes in the background (roles, replication lag) and updates them. Created by the
+ * driver with {@link MonitorContext}; `init()` runs before the first query, `close()` on
+ * `destroy()`, and nothing of it may keep the process alive after that.
+ */
+export interface NodeMonitor {
+  init(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Makes a monitor for one Kysely instance: the `monitor` option of `ReplicatedDialect`.
+ *
+ * ```ts
+ * new ReplicatedDialect({ primary, replicas, monitor: postgresTopology({ maxReplicationLag: { seconds: 5 } }) })
+ * ```
+ */
+export type NodeMonitorFactory = (context: MonitorContext) => NodeMonitor
