@@ -7,7 +7,11 @@ import type { ClusterInfo } from './support/cluster-info.js'
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cluster = await PgCluster.start({ replicas: 2 })
   const info: ClusterInfo = {
-    nodes: cluster.nodes.map((node) => ({ name: node.name, role: node.role, ...node.poolConfig() })),
+    nodes: cluster.nodes.map((node) => ({
+      name: node.name,
+      role: node.role,
+      ...node.poolConfig(),
+    })),
   }
   project.provide('cluster', info)
   return async () => {

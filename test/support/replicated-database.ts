@@ -39,7 +39,10 @@ export function createReplicatedDatabase(
   const db = new Kysely<Database>({
     dialect: new ReplicatedDialect({
       ...options,
-      primary: { name: primary.name, dialect: new PostgresDialect({ pool: createPool(primary), cursor: Cursor }) },
+      primary: {
+        name: primary.name,
+        dialect: new PostgresDialect({ pool: createPool(primary), cursor: Cursor }),
+      },
       replicas: replicas.map((replica) => ({
         name: replica.name,
         dialect: new PostgresDialect({ pool: createPool(replica), cursor: Cursor }),
@@ -67,7 +70,11 @@ export async function waitForReplicas(): Promise<void> {
   }
 }
 
-async function queryOne<R>(config: pg.ClientConfig, text: string, values: unknown[] = []): Promise<R> {
+async function queryOne<R>(
+  config: pg.ClientConfig,
+  text: string,
+  values: unknown[] = [],
+): Promise<R> {
   const client = new pg.Client(config)
   client.on('error', () => {})
   await client.connect()

@@ -204,7 +204,10 @@ export class NodeLifecycleError extends AggregateError {
   /** The names of the nodes that failed. */
   readonly nodes: readonly string[]
 
-  constructor(operation: 'init' | 'destroy', failures: ReadonlyArray<{ node: string; error: unknown }>) {
+  constructor(
+    operation: 'init' | 'destroy',
+    failures: ReadonlyArray<{ node: string; error: unknown }>,
+  ) {
     super(
       failures.map((failure) => failure.error),
       `${operation} failed on ${failures.map((failure) => `"${failure.node}" (${describe(failure.error)})`).join(', ')}.` +

@@ -4,9 +4,9 @@ export type { Balancer } from './balancing/balancer.js'
 export { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
 export {
   InvalidConfigError,
+  NodeLifecycleError,
   NoPrimaryError,
   NoReplicaAvailableError,
-  NodeLifecycleError,
   NotReplicatedError,
   PinConflictError,
   ReplicasError,
@@ -48,6 +48,10 @@ export {
   type RouteExplanation,
   replicationOf,
 } from './replication.js'
-export type { QueryAccess, QueryClassification, RouteReason } from './routing/query-classification.js'
+export type {
+  QueryAccess,
+  QueryClassification,
+  RouteReason,
+} from './routing/query-classification.js'
 export type { MonitorContext, NodeMonitor, NodeMonitorFactory } from './topology/node-monitor.js'
 export { onPrimary, onReplica } from './views/route-view.js'

@@ -6,11 +6,15 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
-import { PinConflictError, ReplicaTransactionModeError, UnsupportedOperationError } from './errors.js'
+import {
+  PinConflictError,
+  ReplicaTransactionModeError,
+  UnsupportedOperationError,
+} from './errors.js'
 import { describeError } from './events/describe-error.js'
 import type { RouteEvent } from './events/replicas-events.js'
 import type { DatabaseNode } from './nodes/database-node.js'
-import { compiledBefore, tick } from './routing/compile-order.js'
+import { TimedCompiledQuery, tick } from './routing/compile-order.js'
 import type { NodeRouter } from './routing/node-router.js'
 import type { QueryClassification } from './routing/query-classification.js'
 import { describeTarget, type RouteTarget } from './routing/route-target.js'
@@ -40,6 +44,8 @@ export class ReplicatedConnection implements DatabaseConnection {
   #pin: RouteTarget | undefined
   #chosen: DatabaseNode | undefined
   #held: Held | undefined
+  // The nodes a single read failed on, kept between acquisitions to spare an allocation per read.
+  readonly #tried: DatabaseNode[] = []
 
   constructor(router: NodeRouter, sessionReset: string | undefined) {
     this.#router = router
@@ -51,22 +57,26 @@ export class ReplicatedConnection implements DatabaseConnection {
     this.#acquiredAt = tick()
   }
 
-  /** Ends an acquisition: gives the held node connection back, after resetting its session. */
-  async close(): Promise<void> {
+  /**
+   * Ends an acquisition: gives the held node connection back, after resetting its session.
+   * Returns `undefined` when nothing was held, which is the common case, to spare a promise.
+   */
+  close(): Promise<void> | undefined {
     const held = this.#held
     this.#held = undefined
     this.#pin = undefined
     this.#chosen = undefined
     this.#used = false
-    if (held === undefined) {
-      return
-    }
+    return held === undefined ? undefined : this.#release(held)
+  }
+
+  async #release({ node, connection }: Held): Promise<void> {
     try {
       if (this.#sessionReset !== undefined) {
-        await held.connection.executeQuery(this.#sessionReset)
+        await connection.executeQuery(this.#sessionReset)
       }
     } finally {
-      await held.node.driver.releaseConnection(held.connection)
+      await node.driver.releaseConnection(connection)
     }
   }
 
@@ -80,15 +90,14 @@ export class ReplicatedConnection implements DatabaseConnection {
     }
   }
 
-  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.#isSingleQuery(query)) {
-      return this.#runSingle(query)
-    }
-    const { node, connection } = await this.#holdFor(query)
-    return this.#measured(node, () => connection.executeQuery<R>(query))
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.#isSingleQuery(query) ? this.#runSingle(query) : this.#runHeld(query)
   }
 
-  async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+  async *streamQuery<R>(
+    query: CompiledQuery,
+    chunkSize?: number,
+  ): AsyncIterableIterator<QueryResult<R>> {
     if (!this.#isSingleQuery(query)) {
       const { connection } = await this.#holdFor(query)
       yield* connection.streamQuery<R>(query, chunkSize)
@@ -97,7 +106,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     // A stream is retried elsewhere only while no connection could be had: once rows flowed,
     // a retry would repeat them.
     const classification = this.#router.classify(query)
-    const node = this.#firstNode(query, classification)
+    const node = this.#firstNode(classification)
     const connection = await this.#acquireWithFallback(node, classification, [])
     try {
       yield* connection.connection.streamQuery<R>(query, chunkSize)
@@ -113,7 +122,10 @@ export class ReplicatedConnection implements DatabaseConnection {
       throw new ReplicaTransactionModeError(node.name)
     }
     const { connection } = await this.#hold(node)
-    await node.driver.beginTransaction(connection, readOnly ? { ...settings, accessMode: 'read only' } : settings)
+    await node.driver.beginTransaction(
+      connection,
+      readOnly ? { ...settings, accessMode: 'read only' } : settings,
+    )
   }
 
   async commitTransaction(): Promise<void> {
@@ -148,28 +160,58 @@ export class ReplicatedConnection implements DatabaseConnection {
       return false
     }
     this.#used = true
-    return compiledBefore(query, this.#acquiredAt)
+    return TimedCompiledQuery.compiledBefore(query, this.#acquiredAt)
   }
 
+  // The hot path: one async frame for acquire, run, release and retries.
   async #runSingle<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const classification = this.#router.classify(query)
-    let node = this.#firstNode(query, classification)
-    const tried: DatabaseNode[] = []
+    let node = this.#firstNode(classification)
+    const tried = this.#tried
+    tried.length = 0
     for (;;) {
+      const current = node
+      let connection: DatabaseConnection
       try {
-        const { connection } = await this.#acquireOn(node)
-        try {
-          return await this.#measured(node, () => connection.executeQuery<R>(query))
-        } finally {
-          await node.driver.releaseConnection(connection)
-        }
+        connection = await current.driver.acquireConnection()
       } catch (error) {
-        node = this.#fallBack(node, error, classification, tried)
+        current.stats.errors++
+        this.#noteFailure(current, error)
+        node = this.#fallBack(current, error, classification, tried)
+        continue
+      }
+      const startedAt = current.stats.start()
+      try {
+        const result = await connection.executeQuery<R>(query)
+        current.stats.finish(startedAt)
+        return result
+      } catch (error) {
+        current.stats.finish(startedAt, this.#noteFailure(current, error) ? 'node' : 'query')
+        node = this.#fallBack(current, error, classification, tried)
+      } finally {
+        await current.driver.releaseConnection(connection)
       }
     }
   }
 
-  async #acquireWithFallback(first: DatabaseNode, classification: QueryClassification, tried: DatabaseNode[]): Promise<Held> {
+  async #runHeld<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const { node, connection } = this.#heldFor(query) ?? (await this.#holdFor(query))
+    const startedAt = node.stats.start()
+    try {
+      const result = await connection.executeQuery<R>(query)
+      node.stats.finish(startedAt)
+      return result
+    } catch (error) {
+      node.stats.finish(startedAt, this.#noteFailure(node, error) ? 'node' : 'query')
+      throw error
+    }
+  }
+
+  async #acquireWithFallback(
+    first: DatabaseNode,
+    classification: QueryClassification,
+    tried: DatabaseNode[],
+  ): Promise<Held> {
     let node = first
     for (;;) {
       try {
@@ -180,7 +222,12 @@ export class ReplicatedConnection implements DatabaseConnection {
     }
   }
 
-  #fallBack(failed: DatabaseNode, error: unknown, classification: QueryClassification, tried: DatabaseNode[]): DatabaseNode {
+  #fallBack(
+    failed: DatabaseNode,
+    error: unknown,
+    classification: QueryClassification,
+    tried: DatabaseNode[],
+  ): DatabaseNode {
     const next = this.#router.nextAfterFailure(failed, error, classification, this.#pin, tried)
     if (next === undefined) {
       throw error
@@ -193,7 +240,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     return next
   }
 
-  #firstNode(query: CompiledQuery, classification: QueryClassification): DatabaseNode {
+  #firstNode(classification: QueryClassification): DatabaseNode {
     const node = this.#router.nodeForQuery(classification, this.#pin)
     this.#router.assertReadOn(node, classification)
     // A view's single query fixes the node in case the acquisition turns out to be a block.
@@ -214,11 +261,21 @@ export class ReplicatedConnection implements DatabaseConnection {
     }
   }
 
+  // The held connection for a query of the block, when the block already holds one: no promise
+  // on the path every query of a transaction takes.
+  #heldFor(query: CompiledQuery): Held | undefined {
+    const held = this.#held
+    if (held !== undefined) {
+      this.#router.assertRunnableOn(held.node, query)
+      this.#emitRoute(held.node, 'pinned')
+    }
+    return held
+  }
+
   async #holdFor(query: CompiledQuery): Promise<Held> {
-    if (this.#held !== undefined) {
-      this.#router.assertRunnableOn(this.#held.node, query)
-      this.#emitRoute(this.#held.node, 'pinned')
-      return this.#held
+    const held = this.#heldFor(query)
+    if (held !== undefined) {
+      return held
     }
     const node = this.#blockNode()
     this.#router.assertRunnableOn(node, query)
@@ -252,31 +309,19 @@ export class ReplicatedConnection implements DatabaseConnection {
     return this.#held
   }
 
-  /** Runs a query on a node, counting it in the node's stats and noting node failures. */
-  async #measured<T>(node: DatabaseNode, step: () => Promise<T>): Promise<T> {
-    const startedAt = node.stats.start()
-    try {
-      const result = await step()
-      node.stats.finish(startedAt, false)
-      return result
-    } catch (error) {
-      node.stats.finish(startedAt, true)
-      this.#noteFailure(node, error)
-      throw error
-    }
-  }
-
   // A replica is taken out of rotation (reads have somewhere else to go); a primary is not, but
   // its failure may mean a failover, which a topology monitor wants to know at once.
-  #noteFailure(node: DatabaseNode, error: unknown): void {
+  // Returns whether the error was the node's fault.
+  #noteFailure(node: DatabaseNode, error: unknown): boolean {
     if (!node.health.isNodeFailure(error)) {
-      return
+      return false
     }
     if (node.role === 'replica') {
       node.health.markDown(error)
     } else {
       this.#router.notePrimaryFailure()
     }
+    return true
   }
 
   #emitRoute(node: DatabaseNode, reason: RouteEvent['reason']): void {

@@ -1,4 +1,5 @@
 import type { Dialect } from 'kysely'
+import type { BalancingOption } from './balancing/create-balancer.js'
 import { InvalidConfigError } from './errors.js'
 import { type FallbackPolicy, normalizeFallback } from './health/fallback-policy.js'
 import { type HealthConfig, type HealthOptions, normalizeHealth } from './health/health-options.js'
@@ -62,6 +63,13 @@ export interface ReplicatedDialectConfig {
    * `'DISCARD ALL'`. Unset: nothing is run, as with plain Kysely.
    */
   readonly sessionReset?: string
+  /**
+   * How reads are spread over the replicas that are up: `'round-robin'` (default), `'random'`,
+   * `'weighted'` (by each replica's `weight`), `'least-outstanding'`, `'latency-aware'` (power of
+   * two choices on a smoothed latency), a `Balancer`, or a function given the candidates' live
+   * stats.
+   */
+  readonly balancing?: BalancingOption
   /** Where a read goes when its replica fails or none is up. Default `replicas-then-primary`. */
   readonly fallback?: FallbackPolicy
   /** How failing nodes are detected and probed back. */
@@ -87,6 +95,7 @@ export interface NormalizedConfig {
   readonly replicas: readonly NodeConfig[]
   readonly writingFunctions: readonly string[]
   readonly sessionReset: string | undefined
+  readonly balancing: BalancingOption | undefined
   readonly fallback: FallbackPolicy
   readonly health: HealthOptions
   readonly monitor: NodeMonitorFactory | undefined
@@ -114,6 +123,7 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
     replicas,
     writingFunctions: Object.freeze([...writingFunctions]),
     sessionReset: config.sessionReset?.trim() || undefined,
+    balancing: config.balancing,
     fallback: normalizeFallback(config.fallback),
     health: normalizeHealth(config.health),
     monitor: normalizeMonitor(config.monitor),
@@ -122,7 +132,9 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
 
 function normalizeMonitor(monitor: unknown): NodeMonitorFactory | undefined {
   if (monitor !== undefined && typeof monitor !== 'function') {
-    throw new InvalidConfigError('monitor must be a monitor factory such as postgresTopology({ … }).')
+    throw new InvalidConfigError(
+      'monitor must be a monitor factory such as postgresTopology({ … }).',
+    )
   }
   return monitor as NodeMonitorFactory | undefined
 }
@@ -132,10 +144,14 @@ function normalizeReplicas(replicas: ReplicatedDialectConfig['replicas']): reado
     return Object.freeze([])
   }
   if (!Array.isArray(replicas)) {
-    throw new InvalidConfigError('replicas must be an array of dialects or { dialect, name, weight }.')
+    throw new InvalidConfigError(
+      'replicas must be an array of dialects or { dialect, name, weight }.',
+    )
   }
   return Object.freeze(
-    replicas.map((replica, index) => normalizeNode(replica, `replicas[${index}]`, `replica-${index}`)),
+    replicas.map((replica, index) =>
+      normalizeNode(replica, `replicas[${index}]`, `replica-${index}`),
+    ),
   )
 }
 
@@ -158,7 +174,9 @@ function normalizeNode(
   }
   const weight = node.weight ?? 1
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-    throw new InvalidConfigError(`${where}.weight must be a positive finite number, got ${String(weight)}.`)
+    throw new InvalidConfigError(
+      `${where}.weight must be a positive finite number, got ${String(weight)}.`,
+    )
   }
   return Object.freeze({ name, dialect: node.dialect, weight })
 }

@@ -6,7 +6,7 @@ import type {
   Kysely,
   QueryCompiler,
 } from 'kysely'
-import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
+import { createBalancer } from './balancing/create-balancer.js'
 import { ReplicasEvents } from './events/replicas-events.js'
 import { NodeHealth } from './health/node-health.js'
 import { DatabaseNode, type NodeRole } from './nodes/database-node.js'
@@ -54,19 +54,26 @@ export class ReplicatedDialect implements Dialect {
   constructor(config: ReplicatedDialectConfig) {
     this.#config = normalizeConfig(config)
     this.#classifyOptions = createClassifyOptions(this.#config.writingFunctions)
+    // Fails on a bad option now rather than on the first query; each driver gets its own.
+    createBalancer(this.#config.balancing)
   }
 
   createDriver(): Driver {
     const { primary, replicas, sessionReset, fallback } = this.#config
     const events = new ReplicasEvents()
+    const balancer = createBalancer(this.#config.balancing)
     let router: NodeRouter | undefined
     const onHealthChange = () => router?.refresh()
     const node = (config: NodeConfig, role: NodeRole, index: number) =>
-      this.#createNode(config, role, index, events, onHealthChange)
+      this.#createNode(config, role, index, {
+        events,
+        onHealthChange,
+        timeEvery: balancer.usesLatency ? 1 : 16,
+      })
     router = new NodeRouter(
       node(primary, 'primary', -1),
       Object.freeze(replicas.map((replica, index) => node(replica, 'replica', index))),
-      { balancer: new RoundRobinBalancer(), classifyOptions: this.#classifyOptions, fallback, events },
+      { balancer, classifyOptions: this.#classifyOptions, fallback, events },
     )
     const monitor = this.#config.monitor?.({
       nodes: router.nodes,
@@ -99,8 +106,11 @@ export class ReplicatedDialect implements Dialect {
     config: NodeConfig,
     role: NodeRole,
     index: number,
-    events: ReplicasEvents,
-    onHealthChange: () => void,
+    {
+      events,
+      onHealthChange,
+      timeEvery,
+    }: { events: ReplicasEvents; onHealthChange: () => void; timeEvery: number },
   ): DatabaseNode {
     const driver = config.dialect.createDriver()
     return new DatabaseNode({
@@ -109,7 +119,7 @@ export class ReplicatedDialect implements Dialect {
       index,
       weight: config.weight,
       driver,
-      stats: new NodeStats(),
+      stats: new NodeStats(timeEvery),
       health: new NodeHealth(config.name, driver, this.#config.health, events, onHealthChange),
     })
   }

@@ -1,9 +1,4 @@
-import type {
-  DatabaseConnection,
-  Driver,
-  QueryCompiler,
-  TransactionSettings,
-} from 'kysely'
+import type { DatabaseConnection, Driver, QueryCompiler, TransactionSettings } from 'kysely'
 import { NotReplicatedError, UnsupportedOperationError } from './errors.js'
 import type { DatabaseNode } from './nodes/database-node.js'
 import { runOnEveryNode } from './nodes/run-on-every-node.js'
@@ -26,7 +21,11 @@ export class ReplicatedDriver implements Driver {
   readonly #idle: ReplicatedConnection[] = []
   #destroyed: Promise<void> | undefined
 
-  constructor(router: NodeRouter, sessionReset: string | undefined, monitor: NodeMonitor | undefined) {
+  constructor(
+    router: NodeRouter,
+    sessionReset: string | undefined,
+    monitor: NodeMonitor | undefined,
+  ) {
     this.#router = router
     this.#monitor = monitor
     this.#sessionReset = sessionReset
@@ -51,20 +50,24 @@ export class ReplicatedDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     if (this.#destroyed !== undefined) {
-      throw new UnsupportedOperationError('This ReplicatedDialect was destroyed; create a new Kysely instance.')
+      throw new UnsupportedOperationError(
+        'This ReplicatedDialect was destroyed; create a new Kysely instance.',
+      )
     }
-    const connection = this.#idle.pop() ?? new ReplicatedConnection(this.#router, this.#sessionReset)
+    const connection =
+      this.#idle.pop() ?? new ReplicatedConnection(this.#router, this.#sessionReset)
     connection.open()
     return connection
   }
 
-  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
     const replicated = asReplicated(connection)
-    try {
-      await replicated.close()
-    } finally {
+    const closing = replicated.close()
+    if (closing === undefined) {
       this.#idle.push(replicated)
+      return DONE
     }
+    return closing.finally(() => this.#idle.push(replicated))
   }
 
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -120,6 +123,8 @@ export class ReplicatedDriver implements Driver {
     }
   }
 }
+
+const DONE = Promise.resolve()
 
 /** The connection as ours; anything else means a foreign connection provider got in between. */
 export function asReplicated(connection: DatabaseConnection): ReplicatedConnection {

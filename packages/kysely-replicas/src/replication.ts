@@ -86,7 +86,9 @@ export class Replication {
     const { access, reason, detail } = this.#router.classify(compiled)
     const available = this.#router.available
     const replica = access === 'read' && available.length > 0
-    const candidates = replica ? available : this.#router.nodes.filter((node) => node.role === 'primary' && node.health.isUp)
+    const candidates = replica
+      ? available
+      : this.#router.nodes.filter((node) => node.role === 'primary' && node.health.isUp)
     return Object.freeze({
       access,
       reason,

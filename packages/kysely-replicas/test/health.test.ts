@@ -43,7 +43,10 @@ describe('health and fallback', () => {
     await read(db)
     expect(journal.nodesFor('select')).toEqual(['replica-1', 'replica-1', 'replica-1'])
     expect(events).toContainEqual(['node-down', { node: 'replica-0', error: refused('replica-0') }])
-    expect(events).toContainEqual(['fallback', { from: 'replica-0', to: 'replica-1', error: refused('replica-0') }])
+    expect(events).toContainEqual([
+      'fallback',
+      { from: 'replica-0', to: 'replica-1', error: refused('replica-0') },
+    ])
     expect(replication.stats().find((node) => node.name === 'replica-0')).toMatchObject({
       healthy: false,
       lastError: refused('replica-0'),
@@ -69,7 +72,9 @@ describe('health and fallback', () => {
     await read(db)
     expect(journal.nodesFor('select')).toEqual(['primary', 'primary'])
     journal.down.clear()
-    await vi.waitFor(() => expect(events.filter(([name]) => name === 'node-up')).toHaveLength(2), { timeout: 2000 })
+    await vi.waitFor(() => expect(events.filter(([name]) => name === 'node-up')).toHaveLength(2), {
+      timeout: 2000,
+    })
     journal.entries.length = 0
     await read(db)
     await read(db)
@@ -112,7 +117,9 @@ describe('health and fallback', () => {
     const { db, journal } = setup()
     destroy = () => db.destroy()
     journal.queryErrors.set('primary', terminated())
-    await expect(db.insertInto('person').values({ id: 1, name: 'a' }).execute()).rejects.toThrow(/administrator/)
+    await expect(db.insertInto('person').values({ id: 1, name: 'a' }).execute()).rejects.toThrow(
+      /administrator/,
+    )
     await expect(sql`select 1`.execute(db)).rejects.toThrow(/administrator/)
     expect(journal.entries.map((entry) => entry.node)).toEqual(['primary', 'primary'])
   })
@@ -122,7 +129,10 @@ describe('health and fallback', () => {
     destroy = () => db.destroy()
     journal.queryErrors.set('replica-0', terminated())
     await expect(
-      db.onReplica(0).transaction().execute((trx) => trx.selectFrom('person').selectAll().execute()),
+      db
+        .onReplica(0)
+        .transaction()
+        .execute((trx) => trx.selectFrom('person').selectAll().execute()),
     ).rejects.toThrow(/administrator/)
     expect(new Set(journal.entries.map((entry) => entry.node))).toEqual(new Set(['replica-0']))
     expect(replication.stats()[1]?.healthy).toBe(false)
@@ -132,12 +142,18 @@ describe('health and fallback', () => {
     const { db, journal } = setup()
     destroy = () => db.destroy()
     journal.down.add('replica-0')
-    await expect(db.onReplica(0).selectFrom('person').selectAll().execute()).rejects.toThrow(refused('replica-0'))
+    await expect(db.onReplica(0).selectFrom('person').selectAll().execute()).rejects.toThrow(
+      refused('replica-0'),
+    )
     await db.onReplica().selectFrom('person').selectAll().execute()
     expect(journal.nodesFor('select')).toEqual(['replica-1'])
     journal.down.add('replica-1')
-    await expect(db.onReplica().selectFrom('person').selectAll().execute()).rejects.toThrow(refused('replica-1'))
-    await expect(db.onReplica().selectFrom('person').selectAll().execute()).rejects.toThrow(NoReplicaAvailableError)
+    await expect(db.onReplica().selectFrom('person').selectAll().execute()).rejects.toThrow(
+      refused('replica-1'),
+    )
+    await expect(db.onReplica().selectFrom('person').selectAll().execute()).rejects.toThrow(
+      NoReplicaAvailableError,
+    )
   })
 
   it('stops probing on destroy', async () => {
@@ -190,7 +206,9 @@ describe('observability', () => {
       role: 'replica',
       candidates: ['replica-0', 'replica-1'],
     })
-    expect(replication.explain(db.selectNoFrom((eb) => eb.fn('nextval', [sql.lit('s')]).as('n')))).toMatchObject({
+    expect(
+      replication.explain(db.selectNoFrom((eb) => eb.fn('nextval', [sql.lit('s')]).as('n'))),
+    ).toMatchObject({
       reason: 'writing-function',
       detail: 'nextval',
       role: 'primary',

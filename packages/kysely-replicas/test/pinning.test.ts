@@ -63,10 +63,13 @@ describe('transactions', () => {
   })
 
   it('onReplica().transaction() is a read-only transaction on one replica', async () => {
-    await db.onReplica(1).transaction().execute(async (trx) => {
-      await trx.selectFrom('person').selectAll().execute()
-      await sql`select 2`.execute(trx)
-    })
+    await db
+      .onReplica(1)
+      .transaction()
+      .execute(async (trx) => {
+        await trx.selectFrom('person').selectAll().execute()
+        await sql`select 2`.execute(trx)
+      })
     expect(journal.entries.map((entry) => [entry.node, entry.sql])).toEqual([
       ['replica-1', 'begin read only'],
       ['replica-1', 'select * from "person"'],
@@ -78,12 +81,19 @@ describe('transactions', () => {
 
   it('refuses a write in a replica transaction, and a read-write replica transaction', async () => {
     await expect(
-      db.onReplica().transaction().execute((trx) => trx.deleteFrom('person').execute()),
+      db
+        .onReplica()
+        .transaction()
+        .execute((trx) => trx.deleteFrom('person').execute()),
     ).rejects.toThrow(ReplicaWriteError)
     expect(journal.entries.map((entry) => entry.sql)).toEqual(['begin read only', 'rollback'])
     journal.clear()
     await expect(
-      db.onReplica().transaction().setAccessMode('read write').execute(async () => {}),
+      db
+        .onReplica()
+        .transaction()
+        .setAccessMode('read write')
+        .execute(async () => {}),
     ).rejects.toThrow(ReplicaTransactionModeError)
     expect(journal.entries).toEqual([])
   })
@@ -109,11 +119,16 @@ describe('connection() blocks', () => {
   })
 
   it('run on one replica when opened with onReplica(), and refuse writes there', async () => {
-    await db.onReplica().connection().execute(async (conn) => {
-      await conn.selectFrom('person').selectAll().execute()
-      await conn.selectFrom('person').select('id').execute()
-      await expect(conn.updateTable('person').set({ name: 'x' }).execute()).rejects.toThrow(ReplicaWriteError)
-    })
+    await db
+      .onReplica()
+      .connection()
+      .execute(async (conn) => {
+        await conn.selectFrom('person').selectAll().execute()
+        await conn.selectFrom('person').select('id').execute()
+        await expect(conn.updateTable('person').set({ name: 'x' }).execute()).rejects.toThrow(
+          ReplicaWriteError,
+        )
+      })
     expect(journal.entries.map((entry) => entry.sql)).toEqual([
       'select * from "person"',
       'select "id" from "person"',
@@ -124,10 +139,13 @@ describe('connection() blocks', () => {
   })
 
   it('keep a transaction opened inside the block on the block node', async () => {
-    await db.onReplica(0).connection().execute(async (conn) => {
-      await conn.selectFrom('person').selectAll().execute()
-      await conn.transaction().execute((trx) => trx.selectFrom('person').selectAll().execute())
-    })
+    await db
+      .onReplica(0)
+      .connection()
+      .execute(async (conn) => {
+        await conn.selectFrom('person').selectAll().execute()
+        await conn.transaction().execute((trx) => trx.selectFrom('person').selectAll().execute())
+      })
     expect(journal.entries.map((entry) => entry.node)).toEqual(Array(5).fill('replica-0'))
     expect(onOneConnection(journal.entries)).toBe(true)
   })

@@ -21,7 +21,12 @@ describe('routing of single queries', () => {
     await db.updateTable('person').set({ name: 'b' }).execute()
     await db.deleteFrom('person').execute()
     await sql`select 1`.execute(db)
-    expect(journal.entries.map((entry) => entry.node)).toEqual(['primary', 'primary', 'primary', 'primary'])
+    expect(journal.entries.map((entry) => entry.node)).toEqual([
+      'primary',
+      'primary',
+      'primary',
+      'primary',
+    ])
   })
 
   it('sends reads that are not safe on a standby to the primary', async () => {

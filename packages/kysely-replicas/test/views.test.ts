@@ -36,12 +36,12 @@ describe('onPrimary() and onReplica()', () => {
   })
 
   it('refuses a write through onReplica() before sending anything', async () => {
-    await expect(db.onReplica().insertInto('person').values({ id: 1, name: 'a' }).execute()).rejects.toThrow(
-      ReplicaWriteError,
-    )
-    await expect(db.onReplica(0).selectFrom('person').selectAll().forUpdate().execute()).rejects.toThrow(
-      /row-lock/,
-    )
+    await expect(
+      db.onReplica().insertInto('person').values({ id: 1, name: 'a' }).execute(),
+    ).rejects.toThrow(ReplicaWriteError)
+    await expect(
+      db.onReplica(0).selectFrom('person').selectAll().forUpdate().execute(),
+    ).rejects.toThrow(/row-lock/)
     expect(journal.entries).toEqual([])
   })
 
@@ -53,7 +53,10 @@ describe('onPrimary() and onReplica()', () => {
 
   it('keeps plugins and schema of the viewed instance', async () => {
     await db.withSchema('app').onPrimary().selectFrom('person').selectAll().execute()
-    expect(journal.entries[0]).toMatchObject({ node: 'primary', sql: 'select * from "app"."person"' })
+    expect(journal.entries[0]).toMatchObject({
+      node: 'primary',
+      sql: 'select * from "app"."person"',
+    })
   })
 
   it('lets the last view win', async () => {
@@ -74,7 +77,15 @@ describe('onPrimary() and onReplica()', () => {
     await expect(
       db.transaction().execute((trx) => trx.onReplica().selectFrom('person').selectAll().execute()),
     ).rejects.toThrow(PinConflictError)
-    await db.transaction().execute((trx) => trx.onPrimary().selectFrom('person').selectAll().execute())
-    expect(journal.entries.map((entry) => entry.sql)).toEqual(['begin', 'rollback', 'begin', 'select * from "person"', 'commit'])
+    await db
+      .transaction()
+      .execute((trx) => trx.onPrimary().selectFrom('person').selectAll().execute())
+    expect(journal.entries.map((entry) => entry.sql)).toEqual([
+      'begin',
+      'rollback',
+      'begin',
+      'select * from "person"',
+      'commit',
+    ])
   })
 })

@@ -32,6 +32,7 @@ export type BalancingFunction = (
  * ```
  */
 export class FunctionBalancer implements Balancer {
+  readonly usesLatency = true
   readonly #choose: BalancingFunction
 
   constructor(choose: BalancingFunction) {

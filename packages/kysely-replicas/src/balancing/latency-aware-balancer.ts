@@ -28,6 +28,7 @@ export interface LatencyAwareBalancerOptions {
  * ```
  */
 export class LatencyAwareBalancer implements Balancer {
+  readonly usesLatency = true
   readonly #random: () => number
 
   constructor(options: LatencyAwareBalancerOptions = {}) {

@@ -69,7 +69,9 @@ export interface ReplicasEventMap {
 }
 
 /** A listener of one event. */
-export type ReplicasListener<K extends keyof ReplicasEventMap> = (event: ReplicasEventMap[K]) => void
+export type ReplicasListener<K extends keyof ReplicasEventMap> = (
+  event: ReplicasEventMap[K],
+) => void
 
 type Listeners = { [K in keyof ReplicasEventMap]: Array<ReplicasListener<K>> }
 

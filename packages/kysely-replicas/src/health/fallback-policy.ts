@@ -21,7 +21,9 @@ export function normalizeFallback(policy: FallbackPolicy | undefined): FallbackP
     return 'replicas-then-primary'
   }
   if (!POLICIES.includes(policy)) {
-    throw new InvalidConfigError(`fallback must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}; got ${String(policy)}.`)
+    throw new InvalidConfigError(
+      `fallback must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}; got ${String(policy)}.`,
+    )
   }
   return policy
 }

@@ -36,11 +36,15 @@ export function normalizeHealth(config: HealthConfig | undefined): HealthOptions
   for (const key of ['probeIntervalMs', 'maxProbeIntervalMs', 'probeTimeoutMs'] as const) {
     const value = options[key]
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new InvalidConfigError(`health.${key} must be a positive number of milliseconds, got ${String(value)}.`)
+      throw new InvalidConfigError(
+        `health.${key} must be a positive number of milliseconds, got ${String(value)}.`,
+      )
     }
   }
   if (options.maxProbeIntervalMs < options.probeIntervalMs) {
-    throw new InvalidConfigError('health.maxProbeIntervalMs must not be less than health.probeIntervalMs.')
+    throw new InvalidConfigError(
+      'health.maxProbeIntervalMs must not be less than health.probeIntervalMs.',
+    )
   }
   if (typeof options.isConnectionError !== 'function') {
     throw new InvalidConfigError('health.isConnectionError must be a function (error) => boolean.')

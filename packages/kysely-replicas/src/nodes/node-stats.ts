@@ -3,33 +3,55 @@ const LATENCY_WEIGHT = 0.2
 
 /**
  * Live counters of one node, updated on every query it serves. Balancers read them; `stats()`
- * copies them.
+ * copies them. Reading the clock costs about as much as the rest of the routing, so unless a
+ * balancer needs every sample (`timeEvery: 1`), one query in `timeEvery` is timed.
  */
 export class NodeStats {
   /** Queries running on the node right now (sent, not yet answered). */
   inFlight = 0
   /** Queries the node answered, successfully or with an SQL error. */
   served = 0
-  /** Queries that failed on the node, for any reason. */
+  /** Queries that failed on the node, for any reason, and connections it could not give. */
   errors = 0
-  /** An exponentially weighted moving average of query latency, in ms; 0 before any query. */
+  /** An exponentially weighted moving average of query latency, in ms; 0 before any sample. */
   latencyMs = 0
+  /** How many latency samples went into {@link latencyMs}. */
+  samples = 0
+  readonly #timeEvery: number
+  #untilSample = 0
 
-  /** A query starts on the node; returns its start time for {@link finish}. */
+  constructor(timeEvery = 1) {
+    this.#timeEvery = timeEvery
+  }
+
+  /** A query starts on the node; returns its start time for {@link finish}, or -1 if untimed. */
   start(): number {
     this.inFlight++
+    if (this.#untilSample-- > 0) {
+      return -1
+    }
+    this.#untilSample = this.#timeEvery - 1
     return performance.now()
   }
 
-  /** A query ends on the node. */
-  finish(startedAt: number, failed: boolean): void {
+  /**
+   * A query ends on the node: answered (`failure` undefined), answered with an SQL error
+   * (`'query'`), or not answered because of the node (`'node'`).
+   */
+  finish(startedAt: number, failure?: 'query' | 'node'): void {
     this.inFlight--
-    const latency = performance.now() - startedAt
-    if (failed) {
+    if (failure !== undefined) {
       this.errors++
-      return
+      if (failure === 'node') {
+        return
+      }
     }
     this.served++
-    this.latencyMs = this.served === 1 ? latency : this.latencyMs + LATENCY_WEIGHT * (latency - this.latencyMs)
+    if (startedAt >= 0) {
+      const latency = performance.now() - startedAt
+      this.samples++
+      this.latencyMs =
+        this.samples === 1 ? latency : this.latencyMs + LATENCY_WEIGHT * (latency - this.latencyMs)
+    }
   }
 }

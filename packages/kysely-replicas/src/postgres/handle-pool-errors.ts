@@ -1,7 +1,10 @@
 /** The part of a node-postgres `Pool` this needs (no type dependency on `pg`). */
 export interface ErrorEmittingPool {
   on(event: 'error', listener: (error: Error) => void): unknown
-  on(event: 'connect', listener: (client: { on(event: 'error', listener: (error: Error) => void): unknown }) => void): unknown
+  on(
+    event: 'connect',
+    listener: (client: { on(event: 'error', listener: (error: Error) => void): unknown }) => void,
+  ): unknown
 }
 
 /**
@@ -18,7 +21,10 @@ export interface ErrorEmittingPool {
  * new PostgresDialect({ pool })
  * ```
  */
-export function handlePoolErrors<P extends ErrorEmittingPool>(pool: P, onError: (error: Error) => void = () => {}): P {
+export function handlePoolErrors<P extends ErrorEmittingPool>(
+  pool: P,
+  onError: (error: Error) => void = () => {},
+): P {
   pool.on('error', onError)
   pool.on('connect', (client) => {
     client.on('error', onError)

@@ -35,7 +35,10 @@ const RECOVERY_CONFLICT = /conflict with recovery/i
  * isPostgresConnectionError({ code: '23505', message: 'duplicate key value' }) // false
  * ```
  */
-export function isPostgresConnectionError(error: { readonly code?: unknown; readonly message?: unknown }): boolean {
+export function isPostgresConnectionError(error: {
+  readonly code?: unknown
+  readonly message?: unknown
+}): boolean {
   const { code } = error
   if (typeof code !== 'string') {
     return false
@@ -43,5 +46,9 @@ export function isPostgresConnectionError(error: { readonly code?: unknown; read
   if (SERVER_STATES.has(code)) {
     return true
   }
-  return RECOVERY_CONFLICT_STATES.has(code) && typeof error.message === 'string' && RECOVERY_CONFLICT.test(error.message)
+  return (
+    RECOVERY_CONFLICT_STATES.has(code) &&
+    typeof error.message === 'string' &&
+    RECOVERY_CONFLICT.test(error.message)
+  )
 }

@@ -1,23 +1,36 @@
-import type { CompiledQuery } from 'kysely'
+import type { CompiledQuery, QueryId, RootOperationNode } from 'kysely'
 
 // Kysely acquires a connection for a single query only after compiling it, while the queries of
 // a `connection()` block are compiled after the block's connection was acquired. Numbering both
 // events on one clock tells the two apart without relying on Kysely's call stack.
 let clock = 0
-const compiledAt = new WeakMap<CompiledQuery, number>()
 
-/** Records that a query was compiled now. */
-export function noteCompiled(query: CompiledQuery): void {
-  compiledAt.set(query, ++clock)
+/**
+ * A compiled query that remembers when it was compiled. A copy (`{ ...query }`) forgets it and
+ * counts as compiled inside a block: it runs where the block runs, the safe direction.
+ */
+export class TimedCompiledQuery implements CompiledQuery {
+  readonly query: RootOperationNode
+  readonly queryId: QueryId
+  readonly sql: string
+  readonly parameters: ReadonlyArray<unknown>
+  readonly #compiledAt: number
+
+  constructor(compiled: CompiledQuery) {
+    this.query = compiled.query
+    this.queryId = compiled.queryId
+    this.sql = compiled.sql
+    this.parameters = compiled.parameters
+    this.#compiledAt = ++clock
+  }
+
+  /** Whether the query was compiled before the given tick. */
+  static compiledBefore(query: CompiledQuery, at: number): boolean {
+    return #compiledAt in query && query.#compiledAt < at
+  }
 }
 
 /** A tick for an event (a connection acquisition) to compare compiled queries with. */
 export function tick(): number {
   return ++clock
-}
-
-/** Whether the query was compiled by a replicated dialect before the given tick. */
-export function compiledBefore(query: CompiledQuery, at: number): boolean {
-  const compiled = compiledAt.get(query)
-  return compiled !== undefined && compiled < at
 }

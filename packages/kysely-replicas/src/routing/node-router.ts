@@ -1,6 +1,11 @@
 import type { CompiledQuery } from 'kysely'
 import type { Balancer } from '../balancing/balancer.js'
-import { NoPrimaryError, NoReplicaAvailableError, ReplicaWriteError, SplitBrainError } from '../errors.js'
+import {
+  NoPrimaryError,
+  NoReplicaAvailableError,
+  ReplicaWriteError,
+  SplitBrainError,
+} from '../errors.js'
 import type { ReplicasEvents } from '../events/replicas-events.js'
 import type { FallbackPolicy } from '../health/fallback-policy.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
@@ -67,10 +72,14 @@ export class NodeRouter {
   /** Re-reads the nodes' roles, health and lag; called whenever one of them changes. */
   refresh(): void {
     this.#available = Object.freeze(
-      this.nodes.filter((node) => node.role === 'replica' && node.health.isUp && node.lag?.excluded !== true),
+      this.nodes.filter(
+        (node) => node.role === 'replica' && node.health.isUp && node.lag?.excluded !== true,
+      ),
     )
     // A primary that is down does not count: a replica promoted meanwhile is not a split brain.
-    this.#primaries = Object.freeze(this.nodes.filter((node) => node.role === 'primary' && node.health.isUp))
+    this.#primaries = Object.freeze(
+      this.nodes.filter((node) => node.role === 'primary' && node.health.isUp),
+    )
   }
 
   /** Calls `listener` when the primary fails with a connection-level error. */

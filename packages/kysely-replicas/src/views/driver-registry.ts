@@ -11,7 +11,11 @@ export interface Registration {
 const registrations = new WeakMap<DialectAdapter, Registration>()
 
 /** Ties an adapter (one per Kysely instance) to its dialect and driver. */
-export function registerDriver(adapter: DialectAdapter, dialect: Dialect, driver: ReplicatedDriver): void {
+export function registerDriver(
+  adapter: DialectAdapter,
+  dialect: Dialect,
+  driver: ReplicatedDriver,
+): void {
   registrations.set(adapter, Object.freeze({ dialect, driver }))
 }
 

@@ -115,9 +115,13 @@ class RecordingDriver implements Driver {
     return new RecordingConnection(this.#name, ++this.#connections, this.#journal)
   }
 
-  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+  async beginTransaction(
+    connection: DatabaseConnection,
+    settings: TransactionSettings,
+  ): Promise<void> {
     const mode = settings.accessMode === undefined ? '' : ` ${settings.accessMode}`
-    const level = settings.isolationLevel === undefined ? '' : ` isolation level ${settings.isolationLevel}`
+    const level =
+      settings.isolationLevel === undefined ? '' : ` isolation level ${settings.isolationLevel}`
     record(connection, `begin${level}${mode}`)
   }
 

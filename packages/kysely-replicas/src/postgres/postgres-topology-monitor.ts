@@ -1,0 +1,284 @@
+import { describeError } from '../events/describe-error.js'
+import type { LagEvent, RoleChangeEvent } from '../events/replicas-events.js'
+import type { DatabaseNode, NodeLag, NodeRole } from '../nodes/database-node.js'
+import type { MonitorContext, NodeMonitor } from '../topology/node-monitor.js'
+import type { TopologyOptions } from './postgres-topology-options.js'
+import { checkNode, type NodeReport } from './topology-check.js'
+
+/** Checks asked for out of turn (a primary failure, a node back up) are at least this far apart. */
+const IMMEDIATE_CHECK_SPACING_MS = 100
+
+/** A node that answered this round. */
+interface Answer {
+  readonly node: DatabaseNode
+  readonly report: NodeReport
+}
+
+/**
+ * The monitor `postgresTopology()` makes: checks every node at once, every `intervalMs` and out
+ * of turn when the primary fails or a node comes back, one round at a time; sets roles and lag
+ * from the answers, then has the router recompute its targets.
+ */
+export class PostgresTopologyMonitor implements NodeMonitor {
+  readonly #context: MonitorContext
+  readonly #options: TopologyOptions
+  /** When each replica was last seen with everything the primary had (epoch ms). */
+  readonly #caughtUpAt = new Map<DatabaseNode, number>()
+  /** Nodes whose check error was logged, until they answer again. */
+  readonly #warned = new Set<DatabaseNode>()
+  readonly #onNodeUp = () => this.#requestCheck()
+  #splitBrain: string | undefined
+  #started: Promise<void> | undefined
+  #running: Promise<void> | undefined
+  #again = false
+  #lastStart = Number.NEGATIVE_INFINITY
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #timerAt = 0
+  #closed = false
+
+  constructor(context: MonitorContext, options: TopologyOptions) {
+    this.#context = context
+    this.#options = options
+  }
+
+  /** Runs the first check, so that roles are known before the first query, then the timer. */
+  init(): Promise<void> {
+    this.#started ??= this.#start()
+    return this.#started
+  }
+
+  /** Stops the timer and waits for a check that is running (bounded by its timeout). */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#clearTimer()
+    this.#context.events.off('node-up', this.#onNodeUp)
+    const running = this.#running
+    if (running === undefined) {
+      return
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#options.timeoutMs + 100)
+      timer.unref?.()
+    })
+    try {
+      await Promise.race([running, bound])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #start(): Promise<void> {
+    // A failed write on the primary may be a failover; a node back up may have changed role.
+    this.#context.onPrimaryFailure(() => this.#requestCheck())
+    this.#context.events.on('node-up', this.#onNodeUp)
+    await this.#run()
+  }
+
+  #run(): Promise<void> {
+    if (this.#closed) {
+      return Promise.resolve()
+    }
+    if (this.#running !== undefined) {
+      this.#again = true
+      return this.#running
+    }
+    this.#clearTimer()
+    this.#lastStart = Date.now()
+    const running = this.#check()
+      .catch((error: unknown) => console.error('kysely-replicas: the topology check failed', error))
+      .finally(() => {
+        this.#running = undefined
+        if (this.#closed) {
+          return
+        }
+        const again = this.#again
+        this.#again = false
+        this.#schedule(again ? this.#lastStart + IMMEDIATE_CHECK_SPACING_MS : Date.now() + this.#options.intervalMs)
+      })
+    this.#running = running
+    return running
+  }
+
+  #requestCheck(): void {
+    if (this.#closed) {
+      return
+    }
+    if (this.#running !== undefined) {
+      this.#again = true
+      return
+    }
+    this.#schedule(this.#lastStart + IMMEDIATE_CHECK_SPACING_MS)
+  }
+
+  /** Runs a check at `at` (epoch ms), unless one is already due no later. */
+  #schedule(at: number): void {
+    if (this.#timer !== undefined && this.#timerAt <= at) {
+      return
+    }
+    this.#clearTimer()
+    this.#timerAt = at
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      void this.#run()
+    }, Math.max(0, at - Date.now()))
+    this.#timer.unref?.()
+  }
+
+  #clearTimer(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  async #check(): Promise<void> {
+    const { nodes } = this.#context
+    const outcomes = await Promise.all(nodes.map((node) => checkNode(node, this.#options.timeoutMs)))
+    if (this.#closed) {
+      return
+    }
+    const answers: Answer[] = []
+    for (const [index, node] of nodes.entries()) {
+      const outcome = outcomes[index]
+      if (outcome === undefined) {
+        continue
+      }
+      if (outcome.kind === 'report') {
+        this.#warned.delete(node)
+        answers.push({ node, report: outcome.report })
+      } else if (outcome.kind === 'timeout' || node.health.isNodeFailure(outcome.error)) {
+        // Its own probe brings it back; until then it keeps the role it had.
+        node.health.markDown(outcome.error)
+      } else {
+        this.#warn(node, outcome.error)
+      }
+    }
+
+    const { roles, writer, fenced, splitBrain } = this.#decideRoles(answers)
+    const roleChanges: RoleChangeEvent[] = []
+    for (const [node, role] of roles) {
+      const from = node.role
+      if (node.assumeRole(role)) {
+        roleChanges.push({ node: node.name, from, to: role })
+        this.#caughtUpAt.delete(node)
+      }
+    }
+
+    const lagChanges: LagEvent[] = []
+    const primaryLsn = writer?.report.currentLsn
+    for (const { node, report } of answers) {
+      if (node.role !== 'replica') {
+        continue
+      }
+      if (fenced.includes(node)) {
+        // A primary of its own: it follows nobody, so it must not serve reads.
+        this.#setLag(node, { bytes: node.lag?.bytes ?? 0, seconds: node.lag?.seconds ?? 0, excluded: true }, lagChanges)
+        continue
+      }
+      if (report.replayLsn !== undefined) {
+        node.noteReplayed(report.replayLsn)
+      }
+      if (primaryLsn !== undefined) {
+        this.#setLag(node, this.#measureLag(node, report, primaryLsn), lagChanges)
+      }
+    }
+
+    this.#context.refresh()
+
+    const { events } = this.#context
+    for (const change of roleChanges) {
+      events.emit('role-change', change)
+    }
+    const splitKey = splitBrain?.join('\u0000')
+    if (splitBrain !== undefined && splitKey !== this.#splitBrain) {
+      events.emit('split-brain', { nodes: splitBrain })
+    }
+    this.#splitBrain = splitKey
+    for (const change of lagChanges) {
+      events.emit('lag', change)
+    }
+  }
+
+  /**
+   * Nodes not in recovery are primaries, the others replicas. With several primaries, all keep
+   * the role (the router refuses writes) unless the policy prefers the configured one and it is
+   * among them; then the others are fenced: replicas that get no reads.
+   */
+  #decideRoles(answers: readonly Answer[]): {
+    roles: Map<DatabaseNode, NodeRole>
+    writer: Answer | undefined
+    fenced: DatabaseNode[]
+    splitBrain: string[] | undefined
+  } {
+    const roles = new Map<DatabaseNode, NodeRole>(
+      answers.map(({ node, report }) => [node, report.inRecovery ? 'replica' : 'primary']),
+    )
+    const claimants = answers.filter(({ report }) => !report.inRecovery)
+    if (claimants.length <= 1) {
+      return { roles, writer: claimants[0], fenced: [], splitBrain: undefined }
+    }
+    const splitBrain = claimants.map(({ node }) => node.name)
+    const preferred =
+      this.#options.splitBrain === 'prefer-configured'
+        ? claimants.find(({ node }) => node.configuredRole === 'primary')
+        : undefined
+    if (preferred === undefined) {
+      return { roles, writer: undefined, fenced: [], splitBrain }
+    }
+    const fenced = claimants.filter((claimant) => claimant !== preferred).map(({ node }) => node)
+    for (const node of fenced) {
+      roles.set(node, 'replica')
+    }
+    return { roles, writer: preferred, fenced, splitBrain }
+  }
+
+  /**
+   * Bytes: the primary's WAL position minus what the replica replayed. Seconds: 0 when it has
+   * replayed everything (an idle primary writes no commits, and must not make a caught-up replica
+   * look late); else the age of the last replayed commit, capped by the time since the replica
+   * was last seen caught up (after a long idle period, the last replayed commit is old even when
+   * the replica is a moment behind).
+   */
+  #measureLag(node: DatabaseNode, report: NodeReport, primaryLsn: bigint): NodeLag {
+    const replayed = report.replayLsn ?? 0n
+    const behind = primaryLsn > replayed ? primaryLsn - replayed : 0n
+    let seconds = 0
+    if (behind === 0n) {
+      this.#caughtUpAt.set(node, this.#lastStart)
+    } else {
+      const caughtUpAt = this.#caughtUpAt.get(node)
+      const sinceCaughtUp = caughtUpAt === undefined ? undefined : (Date.now() - caughtUpAt) / 1000
+      seconds = Math.min(report.replayAge ?? sinceCaughtUp ?? 0, sinceCaughtUp ?? Number.POSITIVE_INFINITY)
+    }
+    const bytes = Number(behind)
+    const { maxLagBytes, maxLagSeconds } = this.#options
+    const excluded =
+      (maxLagBytes !== undefined && bytes > maxLagBytes) || (maxLagSeconds !== undefined && seconds > maxLagSeconds)
+    return Object.freeze({ bytes, seconds, excluded })
+  }
+
+  #setLag(node: DatabaseNode, lag: NodeLag, changes: LagEvent[]): void {
+    const wasExcluded = node.lag?.excluded === true
+    node.setLag(lag)
+    if (lag.excluded !== wasExcluded) {
+      changes.push({ node: node.name, bytes: lag.bytes, seconds: lag.seconds, excluded: lag.excluded })
+    }
+  }
+
+  #warn(node: DatabaseNode, error: unknown): void {
+    const { onError } = this.#options
+    if (onError !== undefined) {
+      try {
+        onError(error, node.name)
+      } catch (thrown) {
+        console.error('kysely-replicas: the topology onError callback threw', thrown)
+      }
+      return
+    }
+    if (!this.#warned.has(node)) {
+      this.#warned.add(node)
+      console.warn(
+        `kysely-replicas: the topology check failed on "${node.name}", whose role and lag are left as they were: ${describeError(error)}`,
+      )
+    }
+  }
+}

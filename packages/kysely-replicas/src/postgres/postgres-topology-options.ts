@@ -1,0 +1,143 @@
+import { InvalidConfigError } from '../errors.js'
+
+/**
+ * What happens when more than one node says it is the primary (not in recovery):
+ *
+ * - `refuse-writes` (default): every one of them keeps the primary role, so writes fail with
+ *   `SplitBrainError` until all but one are demoted or stopped. Reads keep going to the
+ *   replicas. Nothing is written to a server that may be thrown away.
+ * - `prefer-configured`: if the configured primary (the `primary` of the config) is one of
+ *   them, it keeps taking writes and the others get no reads (they are shown as lagging);
+ *   otherwise writes are refused as with `refuse-writes`. Only for setups where the configured
+ *   primary is authoritative, such as a replica promoted by mistake: after a real failover, an
+ *   old primary that comes back un-demoted would take the writes again and the rows written to
+ *   the promoted node would be missing from it.
+ *
+ * ```ts
+ * postgresTopology({ splitBrain: 'prefer-configured' })
+ * ```
+ */
+export type SplitBrainPolicy = 'refuse-writes' | 'prefer-configured'
+
+/**
+ * How far behind the primary a replica may be and still get reads; either bound, or both.
+ *
+ * ```ts
+ * const bound: MaxReplicationLag = { bytes: 16_000_000, seconds: 5 }
+ * ```
+ */
+export interface MaxReplicationLag {
+  /** WAL bytes the replica has not replayed yet. */
+  readonly bytes?: number
+  /** Seconds of commits the replica has not replayed yet. */
+  readonly seconds?: number
+}
+
+/**
+ * The options of {@link postgresTopology}.
+ *
+ * ```ts
+ * const options: PostgresTopologyOptions = {
+ *   intervalMs: 1000,
+ *   maxReplicationLag: { bytes: 16_000_000, seconds: 5 },
+ *   splitBrain: 'refuse-writes',
+ * }
+ * ```
+ */
+export interface PostgresTopologyOptions {
+  /** Time between two checks of every node, in ms. Default 1000. */
+  readonly intervalMs?: number
+  /**
+   * How long a node may take to answer a check (getting a connection included), in ms. A node
+   * that does not answer in time is marked down. Default 2000.
+   */
+  readonly timeoutMs?: number
+  /** Replicas further behind get no reads until they catch up. Default: none are excluded. */
+  readonly maxReplicationLag?: MaxReplicationLag
+  /** Default `refuse-writes`. */
+  readonly splitBrain?: SplitBrainPolicy
+  /**
+   * Called when a node answers a check with an error that is not a connection failure (a server
+   * that is not PostgreSQL, a missing privilege); the node is left as it was. Default: a
+   * `console.warn`, once per node until it answers again.
+   */
+  readonly onError?: (error: unknown, node: string) => void
+}
+
+/** {@link PostgresTopologyOptions} validated, with the defaults filled in. */
+export interface TopologyOptions {
+  readonly intervalMs: number
+  readonly timeoutMs: number
+  readonly maxLagBytes: number | undefined
+  readonly maxLagSeconds: number | undefined
+  readonly splitBrain: SplitBrainPolicy
+  readonly onError: ((error: unknown, node: string) => void) | undefined
+}
+
+const KEYS: ReadonlySet<string> = new Set(['intervalMs', 'timeoutMs', 'maxReplicationLag', 'splitBrain', 'onError'])
+const LAG_KEYS: ReadonlySet<string> = new Set(['bytes', 'seconds'])
+const POLICIES: readonly SplitBrainPolicy[] = ['refuse-writes', 'prefer-configured']
+
+/** Validates the options of `postgresTopology()`; throws `InvalidConfigError` naming the option. */
+export function normalizeTopologyOptions(options: PostgresTopologyOptions | undefined): TopologyOptions {
+  if (options === undefined) {
+    options = {}
+  } else if (typeof options !== 'object' || options === null) {
+    throw new InvalidConfigError('postgresTopology() takes an options object, such as { intervalMs: 1000 }.')
+  }
+  assertKnownKeys(options, KEYS, 'postgresTopology()')
+  const splitBrain = options.splitBrain ?? 'refuse-writes'
+  if (!POLICIES.includes(splitBrain)) {
+    throw new InvalidConfigError(
+      `postgresTopology(): splitBrain must be ${POLICIES.map((p) => `'${p}'`).join(' or ')}, got ${String(splitBrain)}.`,
+    )
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new InvalidConfigError('postgresTopology(): onError must be a function (error, node) => void.')
+  }
+  const lag = options.maxReplicationLag
+  if (lag !== undefined) {
+    if (typeof lag !== 'object' || lag === null) {
+      throw new InvalidConfigError('postgresTopology(): maxReplicationLag must be an object such as { bytes, seconds }.')
+    }
+    assertKnownKeys(lag, LAG_KEYS, 'postgresTopology(): maxReplicationLag')
+    if (lag.bytes === undefined && lag.seconds === undefined) {
+      throw new InvalidConfigError(
+        'postgresTopology(): maxReplicationLag needs bytes, seconds or both; leave it out to exclude no replica.',
+      )
+    }
+  }
+  return Object.freeze({
+    intervalMs: positive(options.intervalMs ?? 1000, 'intervalMs', 'milliseconds'),
+    timeoutMs: positive(options.timeoutMs ?? 2000, 'timeoutMs', 'milliseconds'),
+    maxLagBytes: lag?.bytes === undefined ? undefined : nonNegative(lag.bytes, 'maxReplicationLag.bytes', 'bytes'),
+    maxLagSeconds:
+      lag?.seconds === undefined ? undefined : nonNegative(lag.seconds, 'maxReplicationLag.seconds', 'seconds'),
+    splitBrain,
+    onError: options.onError,
+  })
+}
+
+function assertKnownKeys(object: object, known: ReadonlySet<string>, where: string): void {
+  for (const key of Object.keys(object)) {
+    if (!known.has(key)) {
+      throw new InvalidConfigError(
+        `${where}: unknown option "${key}"; the options are ${[...known].join(', ')}.`,
+      )
+    }
+  }
+}
+
+function positive(value: unknown, name: string, unit: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidConfigError(`postgresTopology(): ${name} must be a positive number of ${unit}, got ${String(value)}.`)
+  }
+  return value
+}
+
+function nonNegative(value: unknown, name: string, unit: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidConfigError(`postgresTopology(): ${name} must be a number of ${unit} >= 0, got ${String(value)}.`)
+  }
+  return value
+}
