@@ -2,7 +2,7 @@ import { PgCluster } from '@kysely-replicas/pg-cluster'
 import { sql } from 'kysely'
 import { replicationOf } from 'kysely-replicas'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createReplicatedDatabase, serverPort } from './support/replicated-database.js'
 
 // Kills and restarts servers, so it runs on a cluster of its own.
@@ -130,6 +130,10 @@ describe('replica failures under a read load', () => {
 
 describe('errors that are not health problems', () => {
   it('lets a SQL error on a replica through and marks nothing down', async () => {
+    // The replicas restarted by the test before may still be waiting for their next probe.
+    await vi.waitFor(() => expect(replicationOf(database.db).stats().every((node) => node.healthy)).toBe(true), {
+      timeout: 5000,
+    })
     await expect(sql`select * from no_such_table`.execute(database.db.onReplica())).rejects.toThrow(
       /does not exist/,
     )

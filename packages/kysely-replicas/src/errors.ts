@@ -186,6 +186,25 @@ export class SplitBrainError extends ReplicasError {
 }
 
 /**
+ * Read-your-writes with `onTimeout: 'error'`: no replica replayed the scope's last write within
+ * `maxWaitMs`. Retry, raise `maxWaitMs`, or let such reads go to the primary (the default).
+ *
+ * ```ts
+ * new ReplicatedDialect({ primary, replicas, readYourWrites: { maxWaitMs: 200, onTimeout: 'error' } })
+ * ```
+ */
+export class StaleReadError extends ReplicasError {
+  readonly retryable = true
+
+  constructor(waitedMs: number) {
+    super(
+      `No replica had replayed this scope's last write after ${waitedMs} ms, and readYourWrites.onTimeout is 'error'. ` +
+        "Retry the read, raise readYourWrites.maxWaitMs, or use onTimeout: 'primary'.",
+    )
+  }
+}
+
+/**
  * The driver does not support an operation Kysely asked for (for example savepoints), or the
  * dialect was used after `destroy()`.
  */

@@ -1,3 +1,4 @@
+import type { ReadYourWrites } from './consistency/read-your-writes.js'
 import {
   type CompiledQuery,
   type DatabaseConnection,
@@ -39,17 +40,25 @@ interface Held {
 export class ReplicatedConnection implements DatabaseConnection {
   readonly #router: NodeRouter
   readonly #sessionReset: CompiledQuery | undefined
+  readonly #readYourWrites: ReadYourWrites | undefined
   #acquiredAt = 0
   #used = false
   #pin: RouteTarget | undefined
   #chosen: DatabaseNode | undefined
   #held: Held | undefined
+  // The block ran statements on the primary since the last recorded write.
+  #wrote = false
   // The nodes a single read failed on, kept between acquisitions to spare an allocation per read.
   readonly #tried: DatabaseNode[] = []
 
-  constructor(router: NodeRouter, sessionReset: string | undefined) {
+  constructor(
+    router: NodeRouter,
+    sessionReset: string | undefined,
+    readYourWrites: ReadYourWrites | undefined,
+  ) {
     this.#router = router
     this.#sessionReset = sessionReset === undefined ? undefined : Query.raw(sessionReset)
+    this.#readYourWrites = readYourWrites
   }
 
   /** Starts an acquisition. */
@@ -63,15 +72,20 @@ export class ReplicatedConnection implements DatabaseConnection {
    */
   close(): Promise<void> | undefined {
     const held = this.#held
+    const wrote = this.#wrote
     this.#held = undefined
     this.#pin = undefined
     this.#chosen = undefined
     this.#used = false
-    return held === undefined ? undefined : this.#release(held)
+    this.#wrote = false
+    return held === undefined ? undefined : this.#release(held, wrote)
   }
 
-  async #release({ node, connection }: Held): Promise<void> {
+  async #release({ node, connection }: Held, wrote: boolean): Promise<void> {
     try {
+      if (wrote) {
+        await this.#readYourWrites?.recordWrite(connection)
+      }
       if (this.#sessionReset !== undefined) {
         await connection.executeQuery(this.#sessionReset)
       }
@@ -106,7 +120,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     // A stream is retried elsewhere only while no connection could be had: once rows flowed,
     // a retry would repeat them.
     const classification = this.#router.classify(query)
-    const node = this.#firstNode(classification)
+    const node = this.#planned(classification) ?? (await this.#consistentNode(classification))
     const connection = await this.#acquireWithFallback(node, classification, [])
     try {
       yield* connection.connection.streamQuery<R>(query, chunkSize)
@@ -131,10 +145,16 @@ export class ReplicatedConnection implements DatabaseConnection {
   async commitTransaction(): Promise<void> {
     const { node, connection } = this.#requireHeld('commit')
     await node.driver.commitTransaction(connection)
+    // The position is read after COMMIT: only then is the transaction's work in the WAL for good.
+    if (this.#wrote) {
+      this.#wrote = false
+      await this.#readYourWrites?.recordWrite(connection)
+    }
   }
 
   async rollbackTransaction(): Promise<void> {
     const { node, connection } = this.#requireHeld('rollback')
+    this.#wrote = false
     await node.driver.rollbackTransaction(connection)
   }
 
@@ -166,7 +186,7 @@ export class ReplicatedConnection implements DatabaseConnection {
   // The hot path: one async frame for acquire, run, release and retries.
   async #runSingle<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const classification = this.#router.classify(query)
-    let node = this.#firstNode(classification)
+    let node = this.#planned(classification) ?? (await this.#consistentNode(classification))
     const tried = this.#tried
     tried.length = 0
     for (;;) {
@@ -184,6 +204,9 @@ export class ReplicatedConnection implements DatabaseConnection {
       try {
         const result = await connection.executeQuery<R>(query)
         current.stats.finish(startedAt)
+        if (current.role === 'primary' && classification.access !== 'read') {
+          await this.#readYourWrites?.recordWrite(connection)
+        }
         return result
       } catch (error) {
         current.stats.finish(startedAt, this.#noteFailure(current, error) ? 'node' : 'query')
@@ -196,6 +219,9 @@ export class ReplicatedConnection implements DatabaseConnection {
 
   async #runHeld<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const { node, connection } = this.#heldFor(query) ?? (await this.#holdFor(query))
+    if (node.role === 'primary') {
+      this.#wrote = true
+    }
     const startedAt = node.stats.start()
     try {
       const result = await connection.executeQuery<R>(query)
@@ -238,6 +264,38 @@ export class ReplicatedConnection implements DatabaseConnection {
     }
     this.#chosen = this.#pin === undefined ? undefined : next
     return next
+  }
+
+  // The node for a single query, or `undefined` when read-your-writes must first find a replica
+  // that has replayed the scope's last write (asynchronously).
+  #planned(classification: QueryClassification): DatabaseNode | undefined {
+    const readYourWrites = this.#readYourWrites
+    if (readYourWrites === undefined || this.#pin !== undefined || classification.access !== 'read') {
+      return this.#firstNode(classification)
+    }
+    const plan = readYourWrites.plan()
+    if (plan === 'any') {
+      return this.#firstNode(classification)
+    }
+    if (plan === 'primary') {
+      const primary = this.#router.primary
+      this.#emitRoute(primary, 'read-your-writes')
+      return primary
+    }
+    return undefined
+  }
+
+  async #consistentNode(classification: QueryClassification): Promise<DatabaseNode> {
+    const readYourWrites = this.#readYourWrites
+    const plan = readYourWrites?.plan()
+    const replica = typeof plan === 'bigint' ? await readYourWrites?.replicaAt(plan) : undefined
+    if (replica === undefined) {
+      const primary = this.#router.primary
+      this.#emitRoute(primary, 'read-your-writes')
+      return primary
+    }
+    this.#emitRoute(replica, classification.reason)
+    return replica
   }
 
   #firstNode(classification: QueryClassification): DatabaseNode {

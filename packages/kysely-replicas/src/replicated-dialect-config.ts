@@ -1,5 +1,6 @@
 import type { Dialect } from 'kysely'
 import type { BalancingOption } from './balancing/create-balancer.js'
+import type { ReadYourWritesConfig } from './consistency/read-your-writes-config.js'
 import { InvalidConfigError } from './errors.js'
 import { type FallbackPolicy, normalizeFallback } from './health/fallback-policy.js'
 import { type HealthConfig, type HealthOptions, normalizeHealth } from './health/health-options.js'
@@ -80,6 +81,11 @@ export interface ReplicatedDialectConfig {
    * configured.
    */
   readonly monitor?: NodeMonitorFactory
+  /**
+   * Read-your-writes: on by default (by WAL position with a PostgreSQL primary, sticky
+   * otherwise); `false` turns it off. See `ReadYourWritesConfig`.
+   */
+  readonly readYourWrites?: ReadYourWritesConfig | false
 }
 
 /** A node as the driver sees it. */
@@ -99,6 +105,7 @@ export interface NormalizedConfig {
   readonly fallback: FallbackPolicy
   readonly health: HealthOptions
   readonly monitor: NodeMonitorFactory | undefined
+  readonly readYourWrites: ReadYourWritesConfig | false | undefined
 }
 
 /** Validates a user's configuration and returns a frozen copy with every default filled in. */
@@ -127,6 +134,7 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
     fallback: normalizeFallback(config.fallback),
     health: normalizeHealth(config.health),
     monitor: normalizeMonitor(config.monitor),
+    readYourWrites: config.readYourWrites,
   })
 }
 

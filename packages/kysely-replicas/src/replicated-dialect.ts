@@ -1,16 +1,22 @@
-import type {
-  DatabaseIntrospector,
-  Dialect,
-  DialectAdapter,
-  Driver,
-  Kysely,
-  QueryCompiler,
+import {
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type Kysely,
+  PostgresAdapter,
+  type QueryCompiler,
 } from 'kysely'
 import { createBalancer } from './balancing/create-balancer.js'
+import {
+  normalizeReadYourWrites,
+  type ReadYourWritesOptions,
+} from './consistency/read-your-writes-config.js'
 import { ReplicasEvents } from './events/replicas-events.js'
 import { NodeHealth } from './health/node-health.js'
 import { DatabaseNode, type NodeRole } from './nodes/database-node.js'
 import { NodeStats } from './nodes/node-stats.js'
+import { postgresPositions } from './postgres/postgres-positions.js'
 import { ReplicatedAdapter } from './replicated-adapter.js'
 import {
   type NodeConfig,
@@ -47,6 +53,7 @@ import { registerDriver } from './views/driver-registry.js'
 export class ReplicatedDialect implements Dialect {
   readonly #config: NormalizedConfig
   readonly #classifyOptions: ClassifyOptions
+  readonly #readYourWrites: ReadYourWritesOptions | undefined
   // Kysely's constructor calls createDriver() then createAdapter(): the adapter is tied to the
   // driver made just before it, which is how views find the driver of a Kysely instance.
   #lastDriver: ReplicatedDriver | undefined
@@ -56,6 +63,12 @@ export class ReplicatedDialect implements Dialect {
     this.#classifyOptions = createClassifyOptions(this.#config.writingFunctions)
     // Fails on a bad option now rather than on the first query; each driver gets its own.
     createBalancer(this.#config.balancing)
+    // Positions are known for PostgreSQL; other databases get the sticky mode.
+    const postgres = this.#config.primary.dialect.createAdapter() instanceof PostgresAdapter
+    this.#readYourWrites = normalizeReadYourWrites(
+      this.#config.readYourWrites,
+      postgres ? postgresPositions : undefined,
+    )
   }
 
   createDriver(): Driver {
@@ -81,7 +94,7 @@ export class ReplicatedDialect implements Dialect {
       refresh: () => router?.refresh(),
       onPrimaryFailure: (listener) => router?.onPrimaryFailure(listener),
     })
-    this.#lastDriver = new ReplicatedDriver(router, sessionReset, monitor)
+    this.#lastDriver = new ReplicatedDriver(router, { sessionReset, monitor, readYourWrites: this.#readYourWrites })
     return this.#lastDriver
   }
 

@@ -1,4 +1,6 @@
 import type { DatabaseConnection, Driver, QueryCompiler, TransactionSettings } from 'kysely'
+import { ReadYourWrites } from './consistency/read-your-writes.js'
+import type { ReadYourWritesOptions } from './consistency/read-your-writes-config.js'
 import { NotReplicatedError, UnsupportedOperationError } from './errors.js'
 import type { DatabaseNode } from './nodes/database-node.js'
 import { runOnEveryNode } from './nodes/run-on-every-node.js'
@@ -17,20 +19,28 @@ export class ReplicatedDriver implements Driver {
   readonly #nodes: readonly DatabaseNode[]
   readonly #replication: Replication
   readonly #monitor: NodeMonitor | undefined
+  readonly #readYourWrites: ReadYourWrites | undefined
   // Connection objects are reused: Kysely's logging wraps each new object once.
   readonly #idle: ReplicatedConnection[] = []
   #destroyed: Promise<void> | undefined
 
   constructor(
     router: NodeRouter,
-    sessionReset: string | undefined,
-    monitor: NodeMonitor | undefined,
+    options: {
+      readonly sessionReset: string | undefined
+      readonly monitor: NodeMonitor | undefined
+      readonly readYourWrites: ReadYourWritesOptions | undefined
+    },
   ) {
     this.#router = router
-    this.#monitor = monitor
-    this.#sessionReset = sessionReset
+    this.#monitor = options.monitor
+    this.#sessionReset = options.sessionReset
+    this.#readYourWrites =
+      options.readYourWrites === undefined
+        ? undefined
+        : new ReadYourWrites(options.readYourWrites, router, router.events)
     this.#nodes = router.nodes
-    this.#replication = new Replication(router)
+    this.#replication = new Replication(router, this.#readYourWrites)
   }
 
   /** The router, for views. */
@@ -55,7 +65,8 @@ export class ReplicatedDriver implements Driver {
       )
     }
     const connection =
-      this.#idle.pop() ?? new ReplicatedConnection(this.#router, this.#sessionReset)
+      this.#idle.pop() ??
+      new ReplicatedConnection(this.#router, this.#sessionReset, this.#readYourWrites)
     connection.open()
     return connection
   }

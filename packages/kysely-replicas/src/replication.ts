@@ -1,4 +1,6 @@
 import type { CompiledQuery, Kysely } from 'kysely'
+import type { ReadYourWrites } from './consistency/read-your-writes.js'
+import { InvalidConfigError } from './errors.js'
 import type { ReplicasEventMap, ReplicasListener } from './events/replicas-events.js'
 import type { DatabaseNode, NodeRole } from './nodes/database-node.js'
 import type { NodeRouter } from './routing/node-router.js'
@@ -55,9 +57,44 @@ export interface Compilable {
  */
 export class Replication {
   readonly #router: NodeRouter
+  readonly #readYourWrites: ReadYourWrites | undefined
 
-  constructor(router: NodeRouter) {
+  constructor(router: NodeRouter, readYourWrites: ReadYourWrites | undefined) {
     this.#router = router
+    this.#readYourWrites = readYourWrites
+  }
+
+  /**
+   * Runs `fn` in a consistency scope of its own (one per HTTP request or user session), so that
+   * its writes send only its own reads to caught-up replicas or the primary. A `token` from
+   * {@link token} (a cookie, a header) carries another scope's writes over; a bad token is
+   * ignored (a `consistency` event says why) and never fails a read.
+   *
+   * ```ts
+   * app.use((req, res, next) => replicationOf(db).runInScope(next, req.get('x-consistency-token')))
+   * ```
+   */
+  runInScope<T>(fn: () => Promise<T> | T, token?: string): Promise<T> {
+    return this.#consistency('runInScope()').run(fn, token)
+  }
+
+  /**
+   * The current scope's position as an opaque token, to send to a client and get back with its
+   * next request (possibly to another server).
+   *
+   * ```ts
+   * res.setHeader('x-consistency-token', replicationOf(db).token())
+   * ```
+   */
+  token(): string {
+    return this.#consistency('token()').token()
+  }
+
+  #consistency(what: string): ReadYourWrites {
+    if (this.#readYourWrites === undefined) {
+      throw new InvalidConfigError(`${what} needs read-your-writes, which this dialect was configured without (readYourWrites: false).`)
+    }
+    return this.#readYourWrites
   }
 
   /** Subscribes to an event: `route`, `node-down`, `node-up` or `fallback`. */

@@ -3,12 +3,13 @@ import type { RouteReason } from '../routing/query-classification.js'
 /**
  * A query was sent to a node. `reason` is the routing rule that chose the node's role:
  * the query's own kind (`select`, `row-lock`, `statement`, …), `pinned` (inside a transaction or
- * `connection()` block), or `view` (`onPrimary()` / `onReplica()`).
+ * `connection()` block), `view` (`onPrimary()` / `onReplica()`), or `read-your-writes` (a read
+ * sent to the primary because no replica has its scope's last write).
  */
 export interface RouteEvent {
   readonly node: string
   readonly role: 'primary' | 'replica'
-  readonly reason: RouteReason | 'pinned' | 'view'
+  readonly reason: RouteReason | 'pinned' | 'view' | 'read-your-writes'
 }
 
 /** A node failed with a connection-level error and gets no reads until a probe succeeds. */
@@ -52,6 +53,17 @@ export interface SplitBrainEvent {
 }
 
 /**
+ * Read-your-writes did something worth knowing: a token was not used (`token-rejected`, with
+ * why), a token's position was lowered to what exists (`token-clamped`, a token from before a
+ * failover), or a read went to the primary because no replica had caught up in time
+ * (`read-on-primary`).
+ */
+export interface ConsistencyEvent {
+  readonly kind: 'token-rejected' | 'token-clamped' | 'read-on-primary'
+  readonly detail: string
+}
+
+/**
  * The events of a replicated Kysely instance, by name.
  *
  * ```ts
@@ -66,6 +78,7 @@ export interface ReplicasEventMap {
   'role-change': RoleChangeEvent
   lag: LagEvent
   'split-brain': SplitBrainEvent
+  consistency: ConsistencyEvent
 }
 
 /** A listener of one event. */
@@ -88,6 +101,7 @@ export class ReplicasEvents {
     'role-change': [],
     lag: [],
     'split-brain': [],
+    consistency: [],
   }
 
   on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): void {

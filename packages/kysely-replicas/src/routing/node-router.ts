@@ -94,6 +94,11 @@ export class NodeRouter {
     }
   }
 
+  /** The balancer's pick among some of the available replicas (never empty). */
+  pick(candidates: readonly DatabaseNode[]): DatabaseNode {
+    return this.#balancer.pick(candidates)
+  }
+
   /** Whether the query may run on a hot standby, and why not when it may not. */
   classify(query: CompiledQuery): QueryClassification {
     return classifyQuery(query.query, this.#classifyOptions)

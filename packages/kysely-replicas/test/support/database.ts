@@ -12,7 +12,11 @@ export interface Database {
   audit: { id: number; note: string }
 }
 
-/** A Kysely over a recording primary and `replicas` recording replicas, and their journal. */
+/**
+ * A Kysely over a recording primary and `replicas` recording replicas, and their journal.
+ * Read-your-writes is off unless the options turn it on: its position queries would otherwise
+ * show in every journal.
+ */
 export function createRecordedDatabase(
   replicas = 2,
   options: Omit<ReplicatedDialectConfig, 'primary' | 'replicas'> = {},
@@ -20,6 +24,7 @@ export function createRecordedDatabase(
   const journal = new Journal()
   const db = new Kysely<Database>({
     dialect: new ReplicatedDialect({
+      readYourWrites: false,
       ...options,
       primary: new RecordingDialect('primary', journal),
       replicas: Array.from({ length: replicas }, (_, index) => ({

@@ -1,0 +1,48 @@
+/**
+ * What one scope (an HTTP request, a user session, or the whole Kysely instance) has written:
+ * the highest position it must read at, and when it last wrote.
+ */
+export class ConsistencyScope {
+  #position: bigint | undefined
+  #lastWriteAt: number | undefined
+  #positionAt: number | undefined
+
+  constructor(position?: bigint, lastWriteAt?: number) {
+    this.#position = position
+    this.#lastWriteAt = lastWriteAt
+    this.#positionAt = position === undefined ? undefined : lastWriteAt
+  }
+
+  /** The position reads must have reached; `undefined` when the scope wrote nothing. */
+  get position(): bigint | undefined {
+    return this.#position
+  }
+
+  /** When the scope last wrote (epoch ms). */
+  get lastWriteAt(): number | undefined {
+    return this.#lastWriteAt
+  }
+
+  /** Whether the last write's position is unknown (it could not be read). */
+  get lastWriteUnplaced(): boolean {
+    return this.#lastWriteAt !== undefined && this.#lastWriteAt !== this.#positionAt
+  }
+
+  /** Records a write: its position when known, and its time. */
+  noteWrite(position: bigint | undefined, at: number): void {
+    if (position !== undefined) {
+      if (this.#position === undefined || position > this.#position) {
+        this.#position = position
+      }
+      this.#positionAt = at
+    }
+    this.#lastWriteAt = at
+  }
+
+  /** Lowers a position nothing can reach (a token from the future) to one that exists. */
+  clamp(position: bigint): void {
+    if (this.#position !== undefined && this.#position > position) {
+      this.#position = position
+    }
+  }
+}

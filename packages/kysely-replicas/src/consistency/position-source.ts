@@ -1,0 +1,18 @@
+import type { DatabaseConnection } from 'kysely'
+
+/**
+ * How a database tells positions in its replication stream, for read-your-writes by position:
+ * a write is seen by a replica once the replica has replayed the position the primary reached
+ * after the write. PostgreSQL's is `postgresPositions` (WAL LSNs).
+ */
+export interface PositionSource {
+  /** The primary's position now, asked on a primary connection right after a write. */
+  primaryPosition(connection: DatabaseConnection): Promise<bigint>
+  /** How far a replica has replayed, asked on one of its connections. */
+  replayedPosition(connection: DatabaseConnection): Promise<bigint>
+  /**
+   * What identifies the cluster (the same on the primary and its physical replicas), so that a
+   * token from another cluster is recognized.
+   */
+  clusterId(connection: DatabaseConnection): Promise<string>
+}

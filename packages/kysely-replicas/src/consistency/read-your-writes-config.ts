@@ -1,0 +1,86 @@
+import { InvalidConfigError } from '../errors.js'
+import type { PositionSource } from './position-source.js'
+
+/**
+ * Read-your-writes: after a write, reads of the same scope see it.
+ *
+ * - `mode: 'position'` (the default when positions are known, as with PostgreSQL): a write
+ *   records the primary's position after it commits; a later read of its scope goes to a replica
+ *   that has replayed that position (known from a monitor, or asked), waits for one up to
+ *   `maxWaitMs`, then goes to the primary (or throws, per `onTimeout`). Reads of a scope that
+ *   wrote nothing pay nothing.
+ * - `mode: 'sticky'` (any database): reads of a scope go to the primary for `windowMs` after its
+ *   last write.
+ *
+ * ```ts
+ * new ReplicatedDialect({ primary, replicas, readYourWrites: { maxWaitMs: 100, tokenSecret: process.env.RYW_SECRET } })
+ * new ReplicatedDialect({ primary, replicas, readYourWrites: { mode: 'sticky', windowMs: 2000 } })
+ * new ReplicatedDialect({ primary, replicas, readYourWrites: false }) // off
+ * ```
+ */
+export interface ReadYourWritesConfig {
+  readonly mode?: 'position' | 'sticky'
+  /** How positions are read; `postgresPositions` by default with a PostgreSQL primary. */
+  readonly positions?: PositionSource
+  /** Sticky mode: how long after a write its scope reads from the primary. Default 2000 ms. */
+  readonly windowMs?: number
+  /** Position mode: how long a read waits for a replica to catch up. Default 100 ms. */
+  readonly maxWaitMs?: number
+  /** Position mode: what a read does when no replica caught up in time. Default `primary`. */
+  readonly onTimeout?: 'primary' | 'error'
+  /** Signs tokens (HMAC-SHA256) so that forged ones are refused. Unset: unsigned tokens. */
+  readonly tokenSecret?: string
+}
+
+/** {@link ReadYourWritesConfig} with defaults, for a given position source. */
+export interface ReadYourWritesOptions {
+  readonly mode: 'position' | 'sticky'
+  readonly positions: PositionSource | undefined
+  readonly windowMs: number
+  readonly maxWaitMs: number
+  readonly onTimeout: 'primary' | 'error'
+  readonly tokenSecret: string | undefined
+}
+
+/** Validates the option; `undefined` means the default (on), `false` off. */
+export function normalizeReadYourWrites(
+  config: ReadYourWritesConfig | false | undefined,
+  defaultPositions: PositionSource | undefined,
+): ReadYourWritesOptions | undefined {
+  if (config === false) {
+    return undefined
+  }
+  if (config !== undefined && (typeof config !== 'object' || config === null)) {
+    throw new InvalidConfigError('readYourWrites must be false or an object such as { maxWaitMs: 100 }.')
+  }
+  const positions = config?.positions ?? defaultPositions
+  const mode = config?.mode ?? (positions === undefined ? 'sticky' : 'position')
+  if (mode !== 'position' && mode !== 'sticky') {
+    throw new InvalidConfigError(`readYourWrites.mode must be 'position' or 'sticky', got ${String(mode)}.`)
+  }
+  if (mode === 'position' && positions === undefined) {
+    throw new InvalidConfigError(
+      "readYourWrites.mode 'position' needs readYourWrites.positions (postgresPositions for PostgreSQL); use mode 'sticky' for other databases.",
+    )
+  }
+  const options = {
+    mode,
+    positions,
+    windowMs: config?.windowMs ?? 2000,
+    maxWaitMs: config?.maxWaitMs ?? 100,
+    onTimeout: config?.onTimeout ?? 'primary',
+    tokenSecret: config?.tokenSecret,
+  } as const
+  for (const key of ['windowMs', 'maxWaitMs'] as const) {
+    if (typeof options[key] !== 'number' || !Number.isFinite(options[key]) || options[key] < 0) {
+      throw new InvalidConfigError(`readYourWrites.${key} must be a number of milliseconds ≥ 0.`)
+    }
+  }
+  if (options.onTimeout !== 'primary' && options.onTimeout !== 'error') {
+    throw new InvalidConfigError("readYourWrites.onTimeout must be 'primary' or 'error'.")
+  }
+  if (options.tokenSecret !== undefined && (typeof options.tokenSecret !== 'string' || options.tokenSecret.length < 16)) {
+    throw new InvalidConfigError('readYourWrites.tokenSecret must be a string of at least 16 characters.')
+  }
+  return Object.freeze(options)
+}

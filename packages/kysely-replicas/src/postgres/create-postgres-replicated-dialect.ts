@@ -1,0 +1,154 @@
+import { PostgresDialect, type PostgresDialectConfig, type PostgresPool } from 'kysely'
+import { InvalidConfigError } from '../errors.js'
+import type { ReplicaConfig, ReplicatedDialectConfig } from '../replicated-dialect-config.js'
+import { ReplicatedDialect } from '../replicated-dialect.js'
+import type { NodeMonitorFactory } from '../topology/node-monitor.js'
+import { type ErrorEmittingPool, handlePoolErrors } from './handle-pool-errors.js'
+import { postgresTopology } from './postgres-topology.js'
+import type { PostgresTopologyOptions } from './postgres-topology-options.js'
+
+/**
+ * A pool class such as node-postgres' `pg.Pool`: what {@link createPostgresReplicatedDialect}
+ * builds each node's pool with (kysely-replicas has no dependency on `pg`).
+ *
+ * ```ts
+ * import pg from 'pg'
+ * const Pool: PostgresPoolConstructor<pg.PoolConfig> = pg.Pool
+ * ```
+ */
+export type PostgresPoolConstructor<Config extends object> = new (
+  config?: Config,
+) => PostgresPool & ErrorEmittingPool
+
+/**
+ * One server: a name, a weight for balancing, and its pool settings (`connectionString`, or
+ * `host`, `port`, `user`, … as the pool class takes them).
+ *
+ * ```ts
+ * const node: PostgresNodeConfig<pg.PoolConfig> = { name: 'eu-1b', connectionString: process.env.REPLICA_URL }
+ * ```
+ */
+export type PostgresNodeConfig<Config extends object> = Config & {
+  /** Shown in errors, events and stats. Default `primary` for the first node, then `replica-0`, … */
+  readonly name?: string
+  /** A positive number for weighted balancing; default 1. */
+  readonly weight?: number
+}
+
+/**
+ * The options of {@link createPostgresReplicatedDialect}: the pool class, the servers, and every
+ * other `ReplicatedDialect` option.
+ *
+ * ```ts
+ * const config: PostgresReplicatedDialectConfig<pg.PoolConfig> = {
+ *   Pool: pg.Pool,
+ *   nodes: [{ connectionString: primaryUrl }, { connectionString: replicaUrl }],
+ *   poolOptions: { max: 20 },
+ * }
+ * ```
+ */
+export interface PostgresReplicatedDialectConfig<Config extends object>
+  extends Omit<ReplicatedDialectConfig, 'primary' | 'replicas'> {
+  /** The pool class: `pg.Pool` from node-postgres. */
+  readonly Pool: PostgresPoolConstructor<Config>
+  /**
+   * Every server, the one expected to be the primary first. With the topology monitor (the
+   * default) roles are discovered, so the order is only the first guess.
+   */
+  readonly nodes: ReadonlyArray<PostgresNodeConfig<Config>>
+  /** Pool settings for every node, under each node's own. `connectionTimeoutMillis` defaults to 2000. */
+  readonly poolOptions?: Partial<Config>
+  /**
+   * Options of the `postgresTopology()` monitor, on by default; `false` turns it off (roles stay
+   * as configured). Give `monitor` instead to use another monitor.
+   */
+  readonly topology?: PostgresTopologyOptions | false
+  /** `PostgresDialect` options other than the pool, for every node (`cursor` for `.stream()`). */
+  readonly dialectOptions?: Omit<PostgresDialectConfig, 'pool'>
+  /** Sees every error a pool or its clients emit (see `handlePoolErrors`), with the node's name. */
+  readonly onPoolError?: (error: Error, node: string) => void
+}
+
+const OWN_KEYS = new Set(['name', 'weight'])
+
+/**
+ * A `ReplicatedDialect` over PostgreSQL servers, from their connection settings: one pool per
+ * node built with the given pool class and wrapped with `handlePoolErrors`,
+ * `connectionTimeoutMillis` 2000 unless set, the first node as the configured primary, and the
+ * `postgresTopology()` monitor on. Roles are discovered when the dialect starts and followed
+ * through failovers, so the order of `nodes` is only the initial guess. The pools are closed by
+ * `db.destroy()`.
+ *
+ * ```ts
+ * import { Kysely } from 'kysely'
+ * import { createPostgresReplicatedDialect } from 'kysely-replicas/postgres'
+ * import pg from 'pg'
+ *
+ * const db = new Kysely<DB>({
+ *   dialect: createPostgresReplicatedDialect({
+ *     Pool: pg.Pool,
+ *     nodes: [
+ *       { name: 'db-1', connectionString: process.env.DATABASE_URL_1 },
+ *       { name: 'db-2', connectionString: process.env.DATABASE_URL_2 },
+ *       { name: 'db-3', connectionString: process.env.DATABASE_URL_3 },
+ *     ],
+ *     poolOptions: { max: 20 },
+ *     topology: { maxReplicationLag: { seconds: 5 } },
+ *     sessionReset: 'DISCARD ALL',
+ *   }),
+ * })
+ * ```
+ */
+export function createPostgresReplicatedDialect<Config extends object>(
+  config: PostgresReplicatedDialectConfig<Config>,
+): ReplicatedDialect {
+  if (typeof config !== 'object' || config === null) {
+    throw new InvalidConfigError(
+      'createPostgresReplicatedDialect() needs a config object: { Pool: pg.Pool, nodes: [{ connectionString }, …] }.',
+    )
+  }
+  const { Pool, nodes, poolOptions, topology, dialectOptions, onPoolError, monitor, ...rest } = config
+  if (typeof Pool !== 'function') {
+    throw new InvalidConfigError(
+      "createPostgresReplicatedDialect(): Pool must be a pool class, such as pg.Pool from node-postgres (import pg from 'pg').",
+    )
+  }
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw new InvalidConfigError(
+      'createPostgresReplicatedDialect(): nodes must be a non-empty array of pool settings, the expected primary first.',
+    )
+  }
+  if (poolOptions !== undefined && (typeof poolOptions !== 'object' || poolOptions === null)) {
+    throw new InvalidConfigError('createPostgresReplicatedDialect(): poolOptions must be an object of pool settings.')
+  }
+  if (monitor !== undefined && topology !== undefined) {
+    throw new InvalidConfigError(
+      'createPostgresReplicatedDialect(): give either topology (options of the built-in monitor) or monitor, not both.',
+    )
+  }
+  const built = nodes.map((node, index): ReplicaConfig => {
+    if (typeof node !== 'object' || node === null) {
+      throw new InvalidConfigError(`createPostgresReplicatedDialect(): nodes[${index}] must be an object of pool settings.`)
+    }
+    const name = node.name ?? (index === 0 ? 'primary' : `replica-${index - 1}`)
+    const settings = Object.fromEntries(Object.entries(node).filter(([key]) => !OWN_KEYS.has(key)))
+    const pool = new Pool({ connectionTimeoutMillis: 2000, ...poolOptions, ...settings } as unknown as Config)
+    handlePoolErrors(pool, (error) => onPoolError?.(error, name))
+    const dialect = new PostgresDialect({ ...dialectOptions, pool })
+    return node.weight === undefined ? { name, dialect } : { name, dialect, weight: node.weight }
+  })
+  const [primary, ...replicas] = built as [ReplicaConfig, ...ReplicaConfig[]]
+  return new ReplicatedDialect({
+    ...rest,
+    primary,
+    replicas,
+    monitor: monitor ?? topologyMonitor(topology),
+  })
+}
+
+function topologyMonitor(topology: PostgresTopologyOptions | false | undefined): NodeMonitorFactory | undefined {
+  if (topology === false) {
+    return undefined
+  }
+  return postgresTopology(topology)
+}

@@ -1,0 +1,49 @@
+import { CompiledQuery, type DatabaseConnection } from 'kysely'
+import type { PositionSource } from '../consistency/position-source.js'
+
+const CURRENT = CompiledQuery.raw('select pg_current_wal_lsn()::text as lsn')
+// A node that is no longer in recovery (promoted) has replayed all it has; pg_current_wal_lsn()
+// fails during recovery, hence the case.
+const REPLAYED = CompiledQuery.raw(
+  'select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn',
+)
+const CLUSTER = CompiledQuery.raw('select system_identifier::text as id from pg_control_system()')
+
+/**
+ * Parses a PostgreSQL LSN (`16/B374D848`) into a number that orders like the WAL.
+ *
+ * ```ts
+ * parseLsn('0/3000060') // 50331744n
+ * ```
+ */
+export function parseLsn(lsn: string): bigint {
+  const match = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(lsn)
+  if (match === null) {
+    throw new TypeError(`Not a PostgreSQL LSN: ${JSON.stringify(lsn)}`)
+  }
+  return (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`)
+}
+
+/**
+ * Positions of PostgreSQL's write-ahead log, for read-your-writes: the primary's
+ * `pg_current_wal_lsn()` after a write, a replica's `pg_last_wal_replay_lsn()`, and the cluster's
+ * `system_identifier` (shared by a primary and its physical replicas).
+ *
+ * ```ts
+ * new ReplicatedDialect({ primary, replicas, readYourWrites: { mode: 'position', positions: postgresPositions } })
+ * ```
+ */
+export const postgresPositions: PositionSource = Object.freeze({
+  primaryPosition: (connection: DatabaseConnection) => lsnOf(connection, CURRENT),
+  replayedPosition: (connection: DatabaseConnection) => lsnOf(connection, REPLAYED),
+  async clusterId(connection: DatabaseConnection): Promise<string> {
+    const { rows } = await connection.executeQuery<{ id: string }>(CLUSTER)
+    return rows[0]?.id ?? ''
+  },
+})
+
+async function lsnOf(connection: DatabaseConnection, query: CompiledQuery): Promise<bigint> {
+  const { rows } = await connection.executeQuery<{ lsn: string | null }>(query)
+  const lsn = rows[0]?.lsn
+  return lsn === null || lsn === undefined ? 0n : parseLsn(lsn)
+}
