@@ -71,18 +71,25 @@ export class ReadYourWrites {
   }
 
   /**
-   * A replica that has replayed `position`: one known to have, else the first to say so within
-   * `maxWaitMs`. `undefined` means the primary (after a timeout with `onTimeout: 'primary'`).
+   * A replica that has replayed `position`: the balancer's pick if it has (known from an earlier
+   * check or a monitor, else asked), else another one that has, else the first to get there
+   * within `maxWaitMs`. `undefined` means the primary (no replica, or a timeout with
+   * `onTimeout: 'primary'`). Asking the balancer first keeps reads spread: a replica that is
+   * checked once per position is not preferred over one that was not checked yet.
    */
   async replicaAt(position: bigint): Promise<DatabaseNode | undefined> {
-    const known = this.#router.available.filter((node) => (node.replayed ?? -1n) >= position)
-    if (known.length > 0) {
-      return this.#router.pick(known)
-    }
     const started = performance.now()
     for (;;) {
-      for (const node of this.#router.available) {
-        if ((await this.#replayed(node)) >= position) {
+      const available = this.#router.available
+      if (available.length === 0) {
+        return undefined
+      }
+      const first = this.#router.pick(available)
+      if (await this.#hasReplayed(first, position)) {
+        return first
+      }
+      for (const node of available) {
+        if (node !== first && (await this.#hasReplayed(node, position))) {
           return node
         }
       }
@@ -92,6 +99,10 @@ export class ReadYourWrites {
       }
       await sleep(Math.min(POLL_MS, this.#options.maxWaitMs - waited))
     }
+  }
+
+  async #hasReplayed(node: DatabaseNode, position: bigint): Promise<boolean> {
+    return (node.replayed ?? -1n) >= position || (await this.#replayed(node)) >= position
   }
 
   /** Runs `fn` in a new scope, started from a token when one is given. */
