@@ -1,7 +1,17 @@
 import './kysely-augmentation.js'
 
 export type { Balancer } from './balancing/balancer.js'
+export { BalancerError } from './balancing/balancer-error.js'
+export type { BalancingOption } from './balancing/create-balancer.js'
+export { type BalancingFunction, FunctionBalancer } from './balancing/custom-balancer.js'
+export { LatencyAwareBalancer } from './balancing/latency-aware-balancer.js'
+export { LeastOutstandingBalancer } from './balancing/least-outstanding-balancer.js'
+export { RandomBalancer } from './balancing/random-balancer.js'
+export type { ReplicaCandidate } from './balancing/replica-candidate.js'
 export { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
+export { WeightedBalancer } from './balancing/weighted-balancer.js'
+export type { PositionSource } from './consistency/position-source.js'
+export type { ReadYourWritesConfig } from './consistency/read-your-writes-config.js'
 export {
   InvalidConfigError,
   NodeLifecycleError,
@@ -13,10 +23,12 @@ export {
   ReplicaTransactionModeError,
   ReplicaWriteError,
   SplitBrainError,
+  StaleReadError,
   UnknownReplicaError,
   UnsupportedOperationError,
 } from './errors.js'
 export type {
+  ConsistencyEvent,
   FallbackEvent,
   LagEvent,
   NodeDownEvent,
@@ -34,6 +46,7 @@ export type { DatabaseNode, NodeLag, NodeRole } from './nodes/database-node.js'
 export type { NodeStats } from './nodes/node-stats.js'
 export { type ErrorEmittingPool, handlePoolErrors } from './postgres/handle-pool-errors.js'
 export { isPostgresConnectionError } from './postgres/postgres-connection-errors.js'
+export { parseLsn, postgresPositions } from './postgres/postgres-positions.js'
 export { postgresWritingFunctions } from './postgres/writing-functions.js'
 export { ReplicatedDialect } from './replicated-dialect.js'
 export type {

@@ -10,7 +10,7 @@
 //
 // Not listed, on purpose:
 // - `set_config`, `pg_sleep`, `pg_export_snapshot`, `txid_current_if_assigned`: they work on a
-//   standby; session state set through them is the pinning's business, not the router's.
+//   standby, and the session state some of them set is the pinning's business, not the router's.
 // - `pg_stat_reset*`, `pg_cancel_backend`, `pg_terminate_backend`, `pg_reload_conf`,
 //   `pg_rotate_logfile`, `lo_export`: they work on a standby and act on the server they run on;
 //   which server is meant is the caller's choice (`onPrimary()` / `onReplica(i)`).

@@ -64,11 +64,12 @@ import { findRawFragmentHazard } from './raw-fragment-hazard.js'
 import { matchWritingFunction } from './writing-function-name.js'
 
 // The walk runs on every select, so it is a hand-written switch over the kinds a select is made
-// of, reading each child property directly. Measured on a plain
-// `selectFrom('person').selectAll().where('id', '=', 1)`, it takes about 100 ns, against 250 ns
-// for a generic walk over every own property and 470 ns for a table of child property names; it
-// allocates nothing until it finds something. Kinds the switch does not know (those a select
-// cannot contain, and any a newer Kysely adds) still get the generic walk, so nothing is skipped.
+// of, reading each child property directly, and it allocates nothing until it finds something.
+// Measured with Node 20 on a plain `selectFrom('person').selectAll().where('id', '=', 1)`: about
+// 120 ns (compiling the same query: about 750 ns), against 230-250 ns for a generic walk over every
+// own property and 470 ns for a per-kind table of child property names, whose keyed reads go
+// megamorphic. Kinds the switch does not know (those a select cannot contain, and any a newer
+// Kysely adds) still get the generic walk, so nothing is skipped.
 
 const ROW_LOCKS: Readonly<Partial<Record<string, QueryClassification>>> = Object.freeze({
   ForUpdate: writeBecause('row-lock', 'for update'),

@@ -1,4 +1,11 @@
-/** Where a query may run: `unknown` is a root raw `sql` query, which the caller may still send to a replica. */
+/**
+ * Where a query may run: `unknown` is a root raw `sql` query, which the caller may still send to
+ * a replica.
+ *
+ * ```ts
+ * const access: QueryAccess = classifyQuery(node, options).access // 'read' | 'write' | 'unknown'
+ * ```
+ */
 export type QueryAccess = 'read' | 'write' | 'unknown'
 
 /**
@@ -10,6 +17,10 @@ export type QueryAccess = 'read' | 'write' | 'unknown'
  * - `writing-function`: a call to a function that writes or cannot run on a hot standby.
  * - `raw-sql`: the whole query is raw `sql`, which is not inspected.
  * - `statement`: any other statement (`insert`, `update`, DDL, …).
+ *
+ * ```ts
+ * if (verdict.reason === 'row-lock') console.warn(`locks rows (${verdict.detail})`)
+ * ```
  */
 export type RouteReason =
   | 'select'
@@ -37,6 +48,10 @@ export interface QueryClassification {
 /**
  * A frozen `write` verdict. Callers keep the ones they return often in constants so that
  * classifying allocates nothing.
+ *
+ * ```ts
+ * const FOR_SHARE = writeBecause('row-lock', 'for share')
+ * ```
  */
 export function writeBecause(reason: RouteReason, detail: string): QueryClassification {
   return Object.freeze({ access: 'write', reason, detail })
