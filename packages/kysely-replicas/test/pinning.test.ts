@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import { ReplicaTransactionModeError, ReplicaWriteError } from 'kysely-replicas'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createRecordedDatabase } from './support/database.js'
+import { describe, expect, it } from 'vitest'
+import { useRecordedDatabase } from './support/database.js'
 import type { JournalEntry } from './support/recording-dialect.js'
 
 function onOneConnection(entries: readonly JournalEntry[]): boolean {
@@ -9,11 +9,7 @@ function onOneConnection(entries: readonly JournalEntry[]): boolean {
 }
 
 describe('transactions', () => {
-  const { db, journal } = createRecordedDatabase()
-  afterEach(() => {
-    expect(journal.allReleased).toBe(true)
-    journal.clear()
-  })
+  const { db, journal } = useRecordedDatabase()
 
   it('run on one primary connection from begin to commit', async () => {
     await db.transaction().execute(async (trx) => {
@@ -100,11 +96,7 @@ describe('transactions', () => {
 })
 
 describe('connection() blocks', () => {
-  const { db, journal } = createRecordedDatabase(2, { sessionReset: 'DISCARD ALL' })
-  afterEach(() => {
-    expect(journal.allReleased).toBe(true)
-    journal.clear()
-  })
+  const { db, journal } = useRecordedDatabase(2, { sessionReset: 'DISCARD ALL' })
 
   it('run on the primary from start to end, even when the first query reads', async () => {
     await db.connection().execute(async (conn) => {

@@ -1,13 +1,9 @@
 import { sql } from 'kysely'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createRecordedDatabase } from './support/database.js'
+import { describe, expect, it } from 'vitest'
+import { createRecordedDatabase, useRecordedDatabase } from './support/database.js'
 
 describe('routing of single queries', () => {
-  const { db, journal } = createRecordedDatabase()
-  afterEach(() => {
-    expect(journal.allReleased).toBe(true)
-    journal.clear()
-  })
+  const { db, journal } = useRecordedDatabase()
 
   it('sends reads to the replicas in turn', async () => {
     for (let i = 0; i < 4; i++) {

@@ -7,15 +7,11 @@ import {
   ReplicaWriteError,
   UnknownReplicaError,
 } from 'kysely-replicas'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createRecordedDatabase, type Database } from './support/database.js'
+import { describe, expect, it } from 'vitest'
+import { type Database, useRecordedDatabase } from './support/database.js'
 
 describe('onPrimary() and onReplica()', () => {
-  const { db, journal } = createRecordedDatabase()
-  afterEach(() => {
-    expect(journal.allReleased).toBe(true)
-    journal.clear()
-  })
+  const { db, journal } = useRecordedDatabase()
 
   it('onPrimary() sends reads to the primary', async () => {
     await db.onPrimary().selectFrom('person').selectAll().execute()

@@ -1,5 +1,6 @@
 import { Kysely } from 'kysely'
 import { ReplicatedDialect, type ReplicatedDialectConfig } from 'kysely-replicas'
+import { afterEach, expect } from 'vitest'
 import { Journal, RecordingDialect } from './recording-dialect.js'
 
 export interface Person {
@@ -34,4 +35,17 @@ export function createRecordedDatabase(
     }),
   })
   return { db, journal }
+}
+
+/**
+ * {@link createRecordedDatabase} for a `describe` block: after each test, every node connection
+ * must have been given back, and the journal starts empty again.
+ */
+export function useRecordedDatabase(...args: Parameters<typeof createRecordedDatabase>) {
+  const recorded = createRecordedDatabase(...args)
+  afterEach(() => {
+    expect(recorded.journal.allReleased).toBe(true)
+    recorded.journal.clear()
+  })
+  return recorded
 }
