@@ -159,7 +159,7 @@ export class NoPrimaryError extends ReplicasError {
   constructor() {
     super(
       'No primary is available: the primary is down and no replica has been promoted yet. The write was not ' +
-        'sent; retry it once a primary is back (replicationOf(db).on("topology", …) tells when).',
+        'sent; retry it once a primary is back (replicationOf(db).on("role-change", …) tells when a replica is promoted).',
     )
   }
 }

@@ -46,7 +46,7 @@ export type { DatabaseNode, NodeLag, NodeRole } from './nodes/database-node.js'
 export type { NodeStats } from './nodes/node-stats.js'
 export { type ErrorEmittingPool, handlePoolErrors } from './postgres/handle-pool-errors.js'
 export { isPostgresConnectionError } from './postgres/postgres-connection-errors.js'
-export { parseLsn, postgresPositions } from './postgres/postgres-positions.js'
+export { postgresPositions } from './postgres/postgres-positions.js'
 export { postgresWritingFunctions } from './postgres/writing-functions.js'
 export { ReplicatedDialect } from './replicated-dialect.js'
 export type {

@@ -1,4 +1,3 @@
-import type { ReadYourWrites } from './consistency/read-your-writes.js'
 import {
   type CompiledQuery,
   type DatabaseConnection,
@@ -7,6 +6,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
+import type { ReadYourWrites } from './consistency/read-your-writes.js'
 import {
   PinConflictError,
   ReplicaTransactionModeError,
@@ -270,7 +270,11 @@ export class ReplicatedConnection implements DatabaseConnection {
   // that has replayed the scope's last write (asynchronously).
   #planned(classification: QueryClassification): DatabaseNode | undefined {
     const readYourWrites = this.#readYourWrites
-    if (readYourWrites === undefined || this.#pin !== undefined || classification.access !== 'read') {
+    if (
+      readYourWrites === undefined ||
+      this.#pin !== undefined ||
+      classification.access !== 'read'
+    ) {
       return this.#firstNode(classification)
     }
     const plan = readYourWrites.plan()

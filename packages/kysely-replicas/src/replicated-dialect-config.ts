@@ -33,6 +33,8 @@ export interface PrimaryConfig {
   readonly dialect: Dialect
   /** Defaults to `primary`. */
   readonly name?: string
+  /** Used by weighted balancing if a monitor finds the node became a replica. Default 1. */
+  readonly weight?: number
 }
 
 /**

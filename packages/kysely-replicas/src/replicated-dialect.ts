@@ -94,7 +94,17 @@ export class ReplicatedDialect implements Dialect {
       refresh: () => router?.refresh(),
       onPrimaryFailure: (listener) => router?.onPrimaryFailure(listener),
     })
-    this.#lastDriver = new ReplicatedDriver(router, { sessionReset, monitor, readYourWrites: this.#readYourWrites })
+    const confirm = monitor?.confirm?.bind(monitor)
+    if (confirm !== undefined) {
+      for (const each of router.nodes) {
+        each.health.confirmWith(() => confirm(each))
+      }
+    }
+    this.#lastDriver = new ReplicatedDriver(router, {
+      sessionReset,
+      monitor,
+      readYourWrites: this.#readYourWrites,
+    })
     return this.#lastDriver
   }
 

@@ -92,12 +92,17 @@ export class Replication {
 
   #consistency(what: string): ReadYourWrites {
     if (this.#readYourWrites === undefined) {
-      throw new InvalidConfigError(`${what} needs read-your-writes, which this dialect was configured without (readYourWrites: false).`)
+      throw new InvalidConfigError(
+        `${what} needs read-your-writes, which this dialect was configured without (readYourWrites: false).`,
+      )
     }
     return this.#readYourWrites
   }
 
-  /** Subscribes to an event: `route`, `node-down`, `node-up` or `fallback`. */
+  /**
+   * Subscribes to an event: `route`, `node-down`, `node-up`, `fallback`, `role-change`, `lag`,
+   * `split-brain` or `consistency`.
+   */
   on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): this {
     this.#router.events.on(name, listener)
     return this

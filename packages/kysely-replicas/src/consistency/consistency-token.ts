@@ -16,7 +16,7 @@ const PREFIX = 'ryw1'
 export function encodeToken(content: TokenContent, secret: string | undefined): string {
   const body = [
     PREFIX,
-    encodeURIComponent(content.cluster),
+    encodeCluster(content.cluster),
     content.position === undefined ? '' : content.position.toString(16),
     content.lastWriteAt === undefined ? '' : content.lastWriteAt.toString(36),
   ].join('.')
@@ -64,6 +64,11 @@ export function decodeToken(
     position: position === '' ? undefined : BigInt(`0x${position}`),
     lastWriteAt: lastWriteAt === '' ? undefined : Number.parseInt(lastWriteAt, 36),
   }
+}
+
+// encodeURIComponent() leaves `.` as it is: escaped here, since it separates the parts.
+function encodeCluster(cluster: string): string {
+  return encodeURIComponent(cluster).replaceAll('.', '%2E')
 }
 
 function sign(body: string, secret: string): string {

@@ -51,12 +51,21 @@ export function normalizeReadYourWrites(
     return undefined
   }
   if (config !== undefined && (typeof config !== 'object' || config === null)) {
-    throw new InvalidConfigError('readYourWrites must be false or an object such as { maxWaitMs: 100 }.')
+    throw new InvalidConfigError(
+      'readYourWrites must be false or an object such as { maxWaitMs: 100 }.',
+    )
+  }
+  if (config?.positions !== undefined && !isPositionSource(config.positions)) {
+    throw new InvalidConfigError(
+      'readYourWrites.positions must be a PositionSource ({ primaryPosition, replayedPosition, clusterId }), such as postgresPositions.',
+    )
   }
   const positions = config?.positions ?? defaultPositions
   const mode = config?.mode ?? (positions === undefined ? 'sticky' : 'position')
   if (mode !== 'position' && mode !== 'sticky') {
-    throw new InvalidConfigError(`readYourWrites.mode must be 'position' or 'sticky', got ${String(mode)}.`)
+    throw new InvalidConfigError(
+      `readYourWrites.mode must be 'position' or 'sticky', got ${String(mode)}.`,
+    )
   }
   if (mode === 'position' && positions === undefined) {
     throw new InvalidConfigError(
@@ -79,8 +88,25 @@ export function normalizeReadYourWrites(
   if (options.onTimeout !== 'primary' && options.onTimeout !== 'error') {
     throw new InvalidConfigError("readYourWrites.onTimeout must be 'primary' or 'error'.")
   }
-  if (options.tokenSecret !== undefined && (typeof options.tokenSecret !== 'string' || options.tokenSecret.length < 16)) {
-    throw new InvalidConfigError('readYourWrites.tokenSecret must be a string of at least 16 characters.')
+  if (
+    options.tokenSecret !== undefined &&
+    (typeof options.tokenSecret !== 'string' || options.tokenSecret.length < 16)
+  ) {
+    throw new InvalidConfigError(
+      'readYourWrites.tokenSecret must be a string of at least 16 characters.',
+    )
   }
   return Object.freeze(options)
+}
+
+function isPositionSource(value: unknown): value is PositionSource {
+  if (typeof value !== 'object' || value === null) {
+    return false
+  }
+  const source = value as Partial<Record<keyof PositionSource, unknown>>
+  return (
+    typeof source.primaryPosition === 'function' &&
+    typeof source.replayedPosition === 'function' &&
+    typeof source.clusterId === 'function'
+  )
 }

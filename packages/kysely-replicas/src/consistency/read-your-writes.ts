@@ -126,8 +126,12 @@ export class ReadYourWrites {
       this.#reject(content)
       return new ConsistencyScope()
     }
+    // A time ahead of this server's clock (another server's clock, a forged token) would keep the
+    // scope's reads on the primary for longer than the window.
+    const lastWriteAt =
+      content.lastWriteAt === undefined ? undefined : Math.min(content.lastWriteAt, Date.now())
     if (content.position === undefined || this.#options.mode === 'sticky') {
-      return new ConsistencyScope(undefined, content.lastWriteAt)
+      return new ConsistencyScope(undefined, lastWriteAt)
     }
     const cluster = await this.#ownClusterId()
     if (cluster === undefined) {
@@ -138,7 +142,7 @@ export class ReadYourWrites {
       this.#reject('other-cluster')
       return new ConsistencyScope()
     }
-    return new ConsistencyScope(content.position, content.lastWriteAt)
+    return new ConsistencyScope(content.position, lastWriteAt)
   }
 
   async #ownClusterId(): Promise<string | undefined> {
@@ -147,7 +151,9 @@ export class ReadYourWrites {
       return this.#clusterId
     }
     try {
-      this.#clusterId = await this.#onNode(this.#router.primary, (connection) => positions.clusterId(connection))
+      this.#clusterId = await this.#onNode(this.#router.primary, (connection) =>
+        positions.clusterId(connection),
+      )
     } catch {
       return undefined
     }
@@ -160,7 +166,9 @@ export class ReadYourWrites {
       return -1n
     }
     try {
-      const replayed = await this.#onNode(node, (connection) => positions.replayedPosition(connection))
+      const replayed = await this.#onNode(node, (connection) =>
+        positions.replayedPosition(connection),
+      )
       node.noteReplayed(replayed)
       return replayed
     } catch {
@@ -191,7 +199,9 @@ export class ReadYourWrites {
       return
     }
     try {
-      const current = await this.#onNode(this.#router.primary, (connection) => positions.primaryPosition(connection))
+      const current = await this.#onNode(this.#router.primary, (connection) =>
+        positions.primaryPosition(connection),
+      )
       if (position > current) {
         this.scope().clamp(current)
         this.#events.emit('consistency', {
@@ -204,7 +214,10 @@ export class ReadYourWrites {
     }
   }
 
-  async #onNode<T>(node: DatabaseNode, step: (connection: DatabaseConnection) => Promise<T>): Promise<T> {
+  async #onNode<T>(
+    node: DatabaseNode,
+    step: (connection: DatabaseConnection) => Promise<T>,
+  ): Promise<T> {
     const connection = await node.driver.acquireConnection()
     try {
       return await step(connection)

@@ -15,6 +15,7 @@ export class NodeHealth {
   readonly #events: ReplicasEvents
   readonly #probe: CompiledQuery
   readonly #onChange: () => void
+  #confirm: (() => Promise<void>) | undefined
   #downSince: number | undefined
   #lastError: string | undefined
   #delay = 0
@@ -68,6 +69,11 @@ export class NodeHealth {
     this.#schedule()
   }
 
+  /** Has `confirm` run after a probe answers and before the node is marked up (see NodeMonitor). */
+  confirmWith(confirm: () => Promise<void>): void {
+    this.#confirm = confirm
+  }
+
   /** Stops probing for good. */
   close(): void {
     this.#closed = true
@@ -85,7 +91,7 @@ export class NodeHealth {
 
   async #runProbe(): Promise<void> {
     this.#timer = undefined
-    const answered = await this.#probeOnce()
+    const answered = (await this.#probeOnce()) && (await this.#confirmed())
     if (this.#closed) {
       return
     }
@@ -98,6 +104,16 @@ export class NodeHealth {
     this.#downSince = undefined
     this.#onChange()
     this.#events.emit('node-up', { node: this.#name, downForMs: Date.now() - downSince })
+  }
+
+  async #confirmed(): Promise<boolean> {
+    try {
+      await this.#confirm?.()
+      return true
+    } catch (error) {
+      this.#lastError = describeError(error)
+      return false
+    }
   }
 
   // The next probe is scheduled only once this one settled, so a hanging server cannot make

@@ -1,7 +1,7 @@
 import { PostgresDialect, type PostgresDialectConfig, type PostgresPool } from 'kysely'
 import { InvalidConfigError } from '../errors.js'
-import type { ReplicaConfig, ReplicatedDialectConfig } from '../replicated-dialect-config.js'
 import { ReplicatedDialect } from '../replicated-dialect.js'
+import type { ReplicaConfig, ReplicatedDialectConfig } from '../replicated-dialect-config.js'
 import type { NodeMonitorFactory } from '../topology/node-monitor.js'
 import { type ErrorEmittingPool, handlePoolErrors } from './handle-pool-errors.js'
 import { postgresTopology } from './postgres-topology.js'
@@ -107,7 +107,8 @@ export function createPostgresReplicatedDialect<Config extends object>(
       'createPostgresReplicatedDialect() needs a config object: { Pool: pg.Pool, nodes: [{ connectionString }, …] }.',
     )
   }
-  const { Pool, nodes, poolOptions, topology, dialectOptions, onPoolError, monitor, ...rest } = config
+  const { Pool, nodes, poolOptions, topology, dialectOptions, onPoolError, monitor, ...rest } =
+    config
   if (typeof Pool !== 'function') {
     throw new InvalidConfigError(
       "createPostgresReplicatedDialect(): Pool must be a pool class, such as pg.Pool from node-postgres (import pg from 'pg').",
@@ -119,7 +120,9 @@ export function createPostgresReplicatedDialect<Config extends object>(
     )
   }
   if (poolOptions !== undefined && (typeof poolOptions !== 'object' || poolOptions === null)) {
-    throw new InvalidConfigError('createPostgresReplicatedDialect(): poolOptions must be an object of pool settings.')
+    throw new InvalidConfigError(
+      'createPostgresReplicatedDialect(): poolOptions must be an object of pool settings.',
+    )
   }
   if (monitor !== undefined && topology !== undefined) {
     throw new InvalidConfigError(
@@ -128,11 +131,17 @@ export function createPostgresReplicatedDialect<Config extends object>(
   }
   const built = nodes.map((node, index): ReplicaConfig => {
     if (typeof node !== 'object' || node === null) {
-      throw new InvalidConfigError(`createPostgresReplicatedDialect(): nodes[${index}] must be an object of pool settings.`)
+      throw new InvalidConfigError(
+        `createPostgresReplicatedDialect(): nodes[${index}] must be an object of pool settings.`,
+      )
     }
     const name = node.name ?? (index === 0 ? 'primary' : `replica-${index - 1}`)
     const settings = Object.fromEntries(Object.entries(node).filter(([key]) => !OWN_KEYS.has(key)))
-    const pool = new Pool({ connectionTimeoutMillis: 2000, ...poolOptions, ...settings } as unknown as Config)
+    const pool = new Pool({
+      connectionTimeoutMillis: 2000,
+      ...poolOptions,
+      ...settings,
+    } as unknown as Config)
     handlePoolErrors(pool, (error) => onPoolError?.(error, name))
     const dialect = new PostgresDialect({ ...dialectOptions, pool })
     return node.weight === undefined ? { name, dialect } : { name, dialect, weight: node.weight }
@@ -146,7 +155,9 @@ export function createPostgresReplicatedDialect<Config extends object>(
   })
 }
 
-function topologyMonitor(topology: PostgresTopologyOptions | false | undefined): NodeMonitorFactory | undefined {
+function topologyMonitor(
+  topology: PostgresTopologyOptions | false | undefined,
+): NodeMonitorFactory | undefined {
   if (topology === false) {
     return undefined
   }

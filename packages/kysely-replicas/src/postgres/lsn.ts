@@ -13,7 +13,9 @@ const LSN = /^([0-9a-f]{1,8})\/([0-9a-f]{1,8})$/i
 export function parseLsn(lsn: string): bigint {
   const match = LSN.exec(lsn)
   if (match === null) {
-    throw new TypeError(`Not a PostgreSQL WAL position (expected something like '16/B374D848'): ${lsn}`)
+    throw new TypeError(
+      `Not a PostgreSQL WAL position (expected something like '16/B374D848'): ${lsn}`,
+    )
   }
   return (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`)
 }

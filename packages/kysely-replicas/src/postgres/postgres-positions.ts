@@ -1,5 +1,6 @@
 import { CompiledQuery, type DatabaseConnection } from 'kysely'
 import type { PositionSource } from '../consistency/position-source.js'
+import { parseLsn } from './lsn.js'
 
 const CURRENT = CompiledQuery.raw('select pg_current_wal_lsn()::text as lsn')
 // A node that is no longer in recovery (promoted) has replayed all it has; pg_current_wal_lsn()
@@ -8,21 +9,6 @@ const REPLAYED = CompiledQuery.raw(
   'select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn',
 )
 const CLUSTER = CompiledQuery.raw('select system_identifier::text as id from pg_control_system()')
-
-/**
- * Parses a PostgreSQL LSN (`16/B374D848`) into a number that orders like the WAL.
- *
- * ```ts
- * parseLsn('0/3000060') // 50331744n
- * ```
- */
-export function parseLsn(lsn: string): bigint {
-  const match = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(lsn)
-  if (match === null) {
-    throw new TypeError(`Not a PostgreSQL LSN: ${JSON.stringify(lsn)}`)
-  }
-  return (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`)
-}
 
 /**
  * Positions of PostgreSQL's write-ahead log, for read-your-writes: the primary's

@@ -15,9 +15,10 @@ interface Answer {
 }
 
 /**
- * The monitor `postgresTopology()` makes: checks every node at once, every `intervalMs` and out
- * of turn when the primary fails or a node comes back, one round at a time; sets roles and lag
- * from the answers, then has the router recompute its targets.
+ * The monitor `postgresTopology()` makes: checks every node at once, every `intervalMs` (every
+ * `outageIntervalMs` while no node takes writes) and out of turn when the primary fails or a
+ * node comes back, one round at a time; sets roles and lag from the answers, then has the router
+ * recompute its targets.
  */
 export class PostgresTopologyMonitor implements NodeMonitor {
   readonly #context: MonitorContext
@@ -35,6 +36,8 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   #timer: ReturnType<typeof setTimeout> | undefined
   #timerAt = 0
   #closed = false
+  /** Whether the last check found a node that takes writes; checks run faster while not. */
+  #writable = true
 
   constructor(context: MonitorContext, options: TopologyOptions) {
     this.#context = context
@@ -45,6 +48,11 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   init(): Promise<void> {
     this.#started ??= this.#start()
     return this.#started
+  }
+
+  /** Re-reads every node's role (a node back from down among them) before it serves again. */
+  confirm(): Promise<void> {
+    return this.#run()
   }
 
   /** Stops the timer and waits for a check that is running (bounded by its timeout). */
@@ -94,7 +102,12 @@ export class PostgresTopologyMonitor implements NodeMonitor {
         }
         const again = this.#again
         this.#again = false
-        this.#schedule(again ? this.#lastStart + IMMEDIATE_CHECK_SPACING_MS : Date.now() + this.#options.intervalMs)
+        const { intervalMs, outageIntervalMs } = this.#options
+        this.#schedule(
+          again
+            ? this.#lastStart + IMMEDIATE_CHECK_SPACING_MS
+            : Date.now() + (this.#writable ? intervalMs : outageIntervalMs),
+        )
       })
     this.#running = running
     return running
@@ -118,10 +131,13 @@ export class PostgresTopologyMonitor implements NodeMonitor {
     }
     this.#clearTimer()
     this.#timerAt = at
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      void this.#run()
-    }, Math.max(0, at - Date.now()))
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined
+        void this.#run()
+      },
+      Math.max(0, at - Date.now()),
+    )
     this.#timer.unref?.()
   }
 
@@ -132,7 +148,9 @@ export class PostgresTopologyMonitor implements NodeMonitor {
 
   async #check(): Promise<void> {
     const { nodes } = this.#context
-    const outcomes = await Promise.all(nodes.map((node) => checkNode(node, this.#options.timeoutMs)))
+    const outcomes = await Promise.all(
+      nodes.map((node) => checkNode(node, this.#options.timeoutMs)),
+    )
     if (this.#closed) {
       return
     }
@@ -154,6 +172,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
     }
 
     const { roles, writer, fenced, splitBrain } = this.#decideRoles(answers)
+    this.#writable = writer?.node.health.isUp === true
     const roleChanges: RoleChangeEvent[] = []
     for (const [node, role] of roles) {
       const from = node.role
@@ -171,7 +190,11 @@ export class PostgresTopologyMonitor implements NodeMonitor {
       }
       if (fenced.includes(node)) {
         // A primary of its own: it follows nobody, so it must not serve reads.
-        this.#setLag(node, { bytes: node.lag?.bytes ?? 0, seconds: node.lag?.seconds ?? 0, excluded: true }, lagChanges)
+        this.#setLag(
+          node,
+          { bytes: node.lag?.bytes ?? 0, seconds: node.lag?.seconds ?? 0, excluded: true },
+          lagChanges,
+        )
         continue
       }
       if (report.replayLsn !== undefined) {
@@ -247,12 +270,16 @@ export class PostgresTopologyMonitor implements NodeMonitor {
     } else {
       const caughtUpAt = this.#caughtUpAt.get(node)
       const sinceCaughtUp = caughtUpAt === undefined ? undefined : (Date.now() - caughtUpAt) / 1000
-      seconds = Math.min(report.replayAge ?? sinceCaughtUp ?? 0, sinceCaughtUp ?? Number.POSITIVE_INFINITY)
+      seconds = Math.min(
+        report.replayAge ?? sinceCaughtUp ?? 0,
+        sinceCaughtUp ?? Number.POSITIVE_INFINITY,
+      )
     }
     const bytes = Number(behind)
     const { maxLagBytes, maxLagSeconds } = this.#options
     const excluded =
-      (maxLagBytes !== undefined && bytes > maxLagBytes) || (maxLagSeconds !== undefined && seconds > maxLagSeconds)
+      (maxLagBytes !== undefined && bytes > maxLagBytes) ||
+      (maxLagSeconds !== undefined && seconds > maxLagSeconds)
     return Object.freeze({ bytes, seconds, excluded })
   }
 
@@ -260,7 +287,12 @@ export class PostgresTopologyMonitor implements NodeMonitor {
     const wasExcluded = node.lag?.excluded === true
     node.setLag(lag)
     if (lag.excluded !== wasExcluded) {
-      changes.push({ node: node.name, bytes: lag.bytes, seconds: lag.seconds, excluded: lag.excluded })
+      changes.push({
+        node: node.name,
+        bytes: lag.bytes,
+        seconds: lag.seconds,
+        excluded: lag.excluded,
+      })
     }
   }
 

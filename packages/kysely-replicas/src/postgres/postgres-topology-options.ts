@@ -27,9 +27,17 @@ export type SplitBrainPolicy = 'refuse-writes' | 'prefer-configured'
  * ```
  */
 export interface MaxReplicationLag {
-  /** WAL bytes the replica has not replayed yet. */
+  /**
+   * WAL bytes the replica has not replayed yet. A large write puts every replica that many bytes
+   * behind for a moment; a check that falls then keeps it out until the next check, so set this
+   * well above your largest transactions (or bound `seconds` only).
+   */
   readonly bytes?: number
-  /** Seconds of commits the replica has not replayed yet. */
+  /**
+   * Seconds of commits the replica has not replayed yet: 0 when it has replayed everything the
+   * primary wrote; else the age of its last replayed commit, capped by the time since it was
+   * last seen caught up.
+   */
   readonly seconds?: number
 }
 
@@ -47,6 +55,12 @@ export interface MaxReplicationLag {
 export interface PostgresTopologyOptions {
   /** Time between two checks of every node, in ms. Default 1000. */
   readonly intervalMs?: number
+  /**
+   * Time between two checks while no node can take writes (the primary is down, none answers as
+   * primary, or a split brain), so that a promotion is followed within this time. Default 250,
+   * or `intervalMs` if shorter.
+   */
+  readonly outageIntervalMs?: number
   /**
    * How long a node may take to answer a check (getting a connection included), in ms. A node
    * that does not answer in time is marked down. Default 2000.
@@ -67,6 +81,7 @@ export interface PostgresTopologyOptions {
 /** {@link PostgresTopologyOptions} validated, with the defaults filled in. */
 export interface TopologyOptions {
   readonly intervalMs: number
+  readonly outageIntervalMs: number
   readonly timeoutMs: number
   readonly maxLagBytes: number | undefined
   readonly maxLagSeconds: number | undefined
@@ -74,16 +89,27 @@ export interface TopologyOptions {
   readonly onError: ((error: unknown, node: string) => void) | undefined
 }
 
-const KEYS: ReadonlySet<string> = new Set(['intervalMs', 'timeoutMs', 'maxReplicationLag', 'splitBrain', 'onError'])
+const KEYS: ReadonlySet<string> = new Set([
+  'intervalMs',
+  'outageIntervalMs',
+  'timeoutMs',
+  'maxReplicationLag',
+  'splitBrain',
+  'onError',
+])
 const LAG_KEYS: ReadonlySet<string> = new Set(['bytes', 'seconds'])
 const POLICIES: readonly SplitBrainPolicy[] = ['refuse-writes', 'prefer-configured']
 
 /** Validates the options of `postgresTopology()`; throws `InvalidConfigError` naming the option. */
-export function normalizeTopologyOptions(options: PostgresTopologyOptions | undefined): TopologyOptions {
+export function normalizeTopologyOptions(
+  options: PostgresTopologyOptions | undefined,
+): TopologyOptions {
   if (options === undefined) {
     options = {}
   } else if (typeof options !== 'object' || options === null) {
-    throw new InvalidConfigError('postgresTopology() takes an options object, such as { intervalMs: 1000 }.')
+    throw new InvalidConfigError(
+      'postgresTopology() takes an options object, such as { intervalMs: 1000 }.',
+    )
   }
   assertKnownKeys(options, KEYS, 'postgresTopology()')
   const splitBrain = options.splitBrain ?? 'refuse-writes'
@@ -93,12 +119,16 @@ export function normalizeTopologyOptions(options: PostgresTopologyOptions | unde
     )
   }
   if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new InvalidConfigError('postgresTopology(): onError must be a function (error, node) => void.')
+    throw new InvalidConfigError(
+      'postgresTopology(): onError must be a function (error, node) => void.',
+    )
   }
   const lag = options.maxReplicationLag
   if (lag !== undefined) {
     if (typeof lag !== 'object' || lag === null) {
-      throw new InvalidConfigError('postgresTopology(): maxReplicationLag must be an object such as { bytes, seconds }.')
+      throw new InvalidConfigError(
+        'postgresTopology(): maxReplicationLag must be an object such as { bytes, seconds }.',
+      )
     }
     assertKnownKeys(lag, LAG_KEYS, 'postgresTopology(): maxReplicationLag')
     if (lag.bytes === undefined && lag.seconds === undefined) {
@@ -107,12 +137,24 @@ export function normalizeTopologyOptions(options: PostgresTopologyOptions | unde
       )
     }
   }
+  const intervalMs = positive(options.intervalMs ?? 1000, 'intervalMs', 'milliseconds')
+  const outageIntervalMs = positive(
+    options.outageIntervalMs ?? 250,
+    'outageIntervalMs',
+    'milliseconds',
+  )
   return Object.freeze({
-    intervalMs: positive(options.intervalMs ?? 1000, 'intervalMs', 'milliseconds'),
+    intervalMs,
+    outageIntervalMs: Math.min(outageIntervalMs, intervalMs),
     timeoutMs: positive(options.timeoutMs ?? 2000, 'timeoutMs', 'milliseconds'),
-    maxLagBytes: lag?.bytes === undefined ? undefined : nonNegative(lag.bytes, 'maxReplicationLag.bytes', 'bytes'),
+    maxLagBytes:
+      lag?.bytes === undefined
+        ? undefined
+        : nonNegative(lag.bytes, 'maxReplicationLag.bytes', 'bytes'),
     maxLagSeconds:
-      lag?.seconds === undefined ? undefined : nonNegative(lag.seconds, 'maxReplicationLag.seconds', 'seconds'),
+      lag?.seconds === undefined
+        ? undefined
+        : nonNegative(lag.seconds, 'maxReplicationLag.seconds', 'seconds'),
     splitBrain,
     onError: options.onError,
   })
@@ -130,14 +172,18 @@ function assertKnownKeys(object: object, known: ReadonlySet<string>, where: stri
 
 function positive(value: unknown, name: string, unit: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidConfigError(`postgresTopology(): ${name} must be a positive number of ${unit}, got ${String(value)}.`)
+    throw new InvalidConfigError(
+      `postgresTopology(): ${name} must be a positive number of ${unit}, got ${String(value)}.`,
+    )
   }
   return value
 }
 
 function nonNegative(value: unknown, name: string, unit: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidConfigError(`postgresTopology(): ${name} must be a number of ${unit} >= 0, got ${String(value)}.`)
+    throw new InvalidConfigError(
+      `postgresTopology(): ${name} must be a number of ${unit} >= 0, got ${String(value)}.`,
+    )
   }
   return value
 }

@@ -1,6 +1,9 @@
 import type { NodeMonitorFactory } from '../topology/node-monitor.js'
 import { PostgresTopologyMonitor } from './postgres-topology-monitor.js'
-import { normalizeTopologyOptions, type PostgresTopologyOptions } from './postgres-topology-options.js'
+import {
+  normalizeTopologyOptions,
+  type PostgresTopologyOptions,
+} from './postgres-topology-options.js'
 
 /**
  * A monitor of a PostgreSQL primary and its streaming replicas: the `monitor` option of
@@ -20,7 +23,9 @@ import { normalizeTopologyOptions, type PostgresTopologyOptions } from './postgr
  *   replica has replayed: `stats()` shows `lagBytes` and `lagSeconds`, and a replica beyond
  *   `maxReplicationLag` gets no reads (`lagging: true`, a `lag` event) until it catches up.
  *
- * Timers never keep the process alive; `db.destroy()` stops them.
+ * While no node takes writes (the primary is down, or a split brain), checks run every
+ * `outageIntervalMs` (250 ms) instead, so that writes resume soon after a promotion. Timers never
+ * keep the process alive; `db.destroy()` stops them.
  *
  * ```ts
  * import { ReplicatedDialect } from 'kysely-replicas'

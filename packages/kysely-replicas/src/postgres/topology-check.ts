@@ -50,7 +50,9 @@ export async function checkNode(node: DatabaseNode, timeoutMs: number): Promise<
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<CheckOutcome>((resolve) => {
     timer = setTimeout(() => {
-      const error = new Error(`"${node.name}" did not answer the topology check within ${timeoutMs} ms.`)
+      const error = new Error(
+        `"${node.name}" did not answer the topology check within ${timeoutMs} ms.`,
+      )
       resolve({ kind: 'timeout', error })
     }, timeoutMs)
     timer.unref?.()
@@ -73,7 +75,11 @@ async function query(node: DatabaseNode): Promise<readonly unknown[]> {
 
 /** Reads a row of {@link TOPOLOGY_SQL}; throws on anything else (a server that is not PostgreSQL). */
 export function parseReport(row: unknown): NodeReport {
-  if (typeof row !== 'object' || row === null || typeof (row as { in_recovery?: unknown }).in_recovery !== 'boolean') {
+  if (
+    typeof row !== 'object' ||
+    row === null ||
+    typeof (row as { in_recovery?: unknown }).in_recovery !== 'boolean'
+  ) {
     throw new TypeError(`The topology check returned an unexpected row: ${JSON.stringify(row)}.`)
   }
   const { in_recovery, current_lsn, replay_lsn, replay_age } = row as Record<string, unknown>

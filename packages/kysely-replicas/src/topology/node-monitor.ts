@@ -20,6 +20,12 @@ export interface MonitorContext {
 export interface NodeMonitor {
   init(): Promise<void>
   close(): Promise<void>
+  /**
+   * Called when a node that was down answers its health probe, before it serves again: the
+   * monitor re-reads the node's role, so that a former primary back as a standby is never
+   * counted as a second primary, even for a moment.
+   */
+  confirm?(node: DatabaseNode): Promise<void>
 }
 
 /**

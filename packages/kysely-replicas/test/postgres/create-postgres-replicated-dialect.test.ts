@@ -1,0 +1,159 @@
+import { Kysely, type PostgresPoolClient } from 'kysely'
+import { InvalidConfigError, replicationOf } from 'kysely-replicas'
+// By path until tsconfig maps kysely-replicas/postgres to the sources (it resolves to dist/).
+import {
+  createPostgresReplicatedDialect,
+  type PostgresReplicatedDialectConfig,
+  postgresTopology,
+} from 'kysely-replicas/postgres'
+import { describe, expect, it } from 'vitest'
+
+interface PoolConfig {
+  host?: string
+  max?: number
+  connectionTimeoutMillis?: number
+  application_name?: string
+}
+
+type Listener = (value: never) => void
+
+/**
+ * A pool class shaped like `pg.Pool` that records what it was built with. Every server behind it
+ * says it is a primary unless its host starts with `standby`.
+ */
+class RecordingPool {
+  static readonly created: RecordingPool[] = []
+  readonly config: PoolConfig
+  readonly listeners = new Map<string, Listener[]>()
+  readonly queries: string[] = []
+  ended = false
+
+  constructor(config?: PoolConfig) {
+    this.config = config ?? {}
+    RecordingPool.created.push(this)
+  }
+
+  on(event: string, listener: Listener): this {
+    this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener])
+    return this
+  }
+
+  async connect(): Promise<PostgresPoolClient> {
+    const query = async (text: string) => {
+      this.queries.push(text)
+      const standby = this.config.host?.startsWith('standby') === true
+      const row = text.includes('pg_is_in_recovery()')
+        ? {
+            in_recovery: standby,
+            current_lsn: standby ? null : '0/100',
+            replay_lsn: standby ? '0/100' : null,
+            replay_age: null,
+          }
+        : { host: this.config.host }
+      return { command: 'SELECT' as const, rowCount: 1, rows: [row] }
+    }
+    return { query: query as unknown as PostgresPoolClient['query'], release() {} }
+  }
+
+  async end(): Promise<void> {
+    this.ended = true
+  }
+}
+
+function create(config: Partial<PostgresReplicatedDialectConfig<PoolConfig>> = {}) {
+  RecordingPool.created.length = 0
+  const db = new Kysely<{ t: { host: string } }>({
+    dialect: createPostgresReplicatedDialect<PoolConfig>({
+      Pool: RecordingPool,
+      nodes: [
+        { host: 'standby-a' },
+        { host: 'primary-b', name: 'b', max: 3 },
+        { host: 'standby-c' },
+      ],
+      ...config,
+    }),
+  })
+  return { db, pools: [...RecordingPool.created] }
+}
+
+describe('createPostgresReplicatedDialect', () => {
+  it('builds a pool per node from the shared and the node settings, with a connection timeout', async () => {
+    const { db, pools } = create({ poolOptions: { max: 10, application_name: 'app' } })
+    expect(pools.map((pool) => pool.config)).toEqual([
+      { connectionTimeoutMillis: 2000, max: 10, application_name: 'app', host: 'standby-a' },
+      { connectionTimeoutMillis: 2000, max: 3, application_name: 'app', host: 'primary-b' },
+      { connectionTimeoutMillis: 2000, max: 10, application_name: 'app', host: 'standby-c' },
+    ])
+    // Kysely starts (and so destroys) the driver on the first query only.
+    await db.selectFrom('t').selectAll().execute()
+    await db.destroy()
+    expect(pools.every((pool) => pool.ended)).toBe(true)
+  })
+
+  it('takes the first node as the initial guess only: roles are discovered', async () => {
+    const { db, pools } = create()
+    const [row] = await db.insertInto('t').values({ host: 'x' }).returning('host').execute()
+    expect(row?.host).toBe('primary-b')
+    expect(
+      replicationOf(db)
+        .stats()
+        .map((node) => [node.name, node.role]),
+    ).toEqual([
+      ['primary', 'replica'],
+      ['b', 'primary'],
+      ['replica-1', 'replica'],
+    ])
+    expect(
+      pools.every((pool) => pool.queries.some((sql) => sql.includes('pg_is_in_recovery()'))),
+    ).toBe(true)
+    await db.destroy()
+  })
+
+  it('keeps the configured roles with topology: false', async () => {
+    const { db, pools } = create({ topology: false })
+    const [row] = await db.insertInto('t').values({ host: 'x' }).returning('host').execute()
+    expect(row?.host).toBe('standby-a')
+    expect(
+      pools.some((pool) => pool.queries.some((sql) => sql.includes('pg_is_in_recovery()'))),
+    ).toBe(false)
+    await db.destroy()
+  })
+
+  it('listens for pool and client errors, and tells which node had one', async () => {
+    const seen: Array<[string, string]> = []
+    const { db, pools } = create({ onPoolError: (error, node) => seen.push([node, error.message]) })
+    for (const pool of pools) {
+      expect(pool.listeners.get('error')).toHaveLength(1)
+      expect(pool.listeners.get('connect')).toHaveLength(1)
+    }
+    const emit = pools[1]?.listeners.get('error')?.[0] as ((error: Error) => void) | undefined
+    emit?.(new Error('terminating connection due to administrator command'))
+    expect(seen).toEqual([['b', 'terminating connection due to administrator command']])
+    await db.destroy()
+  })
+
+  it.each<[string, unknown, RegExp]>([
+    ['no Pool', { nodes: [{}] }, /Pool must be a pool class, such as pg\.Pool/],
+    ['no nodes', { Pool: RecordingPool, nodes: [] }, /nodes must be a non-empty array/],
+    [
+      'a node that is not an object',
+      { Pool: RecordingPool, nodes: ['postgres://x'] },
+      /nodes\[0\] must be an object/,
+    ],
+    [
+      'both topology and monitor',
+      { Pool: RecordingPool, nodes: [{}], topology: {}, monitor: postgresTopology() },
+      /either topology .* or monitor, not both/,
+    ],
+    [
+      'bad topology options',
+      { Pool: RecordingPool, nodes: [{}], topology: { intervalMs: -1 } },
+      /intervalMs/,
+    ],
+  ])('rejects %s', (_, config, message) => {
+    const make = () =>
+      createPostgresReplicatedDialect(config as PostgresReplicatedDialectConfig<PoolConfig>)
+    expect(make).toThrow(InvalidConfigError)
+    expect(make).toThrow(message)
+  })
+})
