@@ -131,9 +131,17 @@ describe('replica failures under a read load', () => {
 describe('errors that are not health problems', () => {
   it('lets a SQL error on a replica through and marks nothing down', async () => {
     // The replicas restarted by the test before may still be waiting for their next probe.
-    await vi.waitFor(() => expect(replicationOf(database.db).stats().every((node) => node.healthy)).toBe(true), {
-      timeout: 5000,
-    })
+    await vi.waitFor(
+      () =>
+        expect(
+          replicationOf(database.db)
+            .stats()
+            .every((node) => node.healthy),
+        ).toBe(true),
+      {
+        timeout: 5000,
+      },
+    )
     await expect(sql`select * from no_such_table`.execute(database.db.onReplica())).rejects.toThrow(
       /does not exist/,
     )

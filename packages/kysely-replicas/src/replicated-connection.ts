@@ -191,16 +191,17 @@ export class ReplicatedConnection implements DatabaseConnection {
     tried.length = 0
     for (;;) {
       const current = node
+      // Counted from the pick, so that reads queued for a busy node's pool weigh on it too.
+      const startedAt = current.stats.start()
       let connection: DatabaseConnection
       try {
         connection = await current.driver.acquireConnection()
       } catch (error) {
-        current.stats.errors++
+        current.stats.finish(startedAt, 'node')
         this.#noteFailure(current, error)
         node = this.#fallBack(current, error, classification, tried)
         continue
       }
-      const startedAt = current.stats.start()
       try {
         const result = await connection.executeQuery<R>(query)
         current.stats.finish(startedAt)
@@ -254,7 +255,16 @@ export class ReplicatedConnection implements DatabaseConnection {
     classification: QueryClassification,
     tried: DatabaseNode[],
   ): DatabaseNode {
-    const next = this.#router.nextAfterFailure(failed, error, classification, this.#pin, tried)
+    // A read that had to see its scope's last write must not be retried on a replica without it.
+    const plan = this.#pin === undefined ? this.#readYourWrites?.plan() : undefined
+    const next = this.#router.nextAfterFailure(
+      failed,
+      error,
+      classification,
+      this.#pin,
+      tried,
+      typeof plan === 'bigint' ? plan : undefined,
+    )
     if (next === undefined) {
       throw error
     }

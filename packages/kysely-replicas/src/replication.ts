@@ -1,6 +1,5 @@
 import type { CompiledQuery, Kysely } from 'kysely'
 import type { ReadYourWrites } from './consistency/read-your-writes.js'
-import { InvalidConfigError } from './errors.js'
 import type { ReplicasEventMap, ReplicasListener } from './events/replicas-events.js'
 import type { DatabaseNode, NodeRole } from './nodes/database-node.js'
 import type { NodeRouter } from './routing/node-router.js'
@@ -75,28 +74,23 @@ export class Replication {
    * ```
    */
   runInScope<T>(fn: () => Promise<T> | T, token?: string): Promise<T> {
-    return this.#consistency('runInScope()').run(fn, token)
+    // With read-your-writes off there is nothing to scope: middleware need not branch on it.
+    if (this.#readYourWrites === undefined) {
+      return Promise.resolve().then(fn)
+    }
+    return this.#readYourWrites.run(fn, token === '' ? undefined : token)
   }
 
   /**
    * The current scope's position as an opaque token, to send to a client and get back with its
-   * next request (possibly to another server).
+   * next request (possibly to another server). An empty string when read-your-writes is off.
    *
    * ```ts
    * res.setHeader('x-consistency-token', replicationOf(db).token())
    * ```
    */
   token(): string {
-    return this.#consistency('token()').token()
-  }
-
-  #consistency(what: string): ReadYourWrites {
-    if (this.#readYourWrites === undefined) {
-      throw new InvalidConfigError(
-        `${what} needs read-your-writes, which this dialect was configured without (readYourWrites: false).`,
-      )
-    }
-    return this.#readYourWrites
+    return this.#readYourWrites?.token() ?? ''
   }
 
   /**

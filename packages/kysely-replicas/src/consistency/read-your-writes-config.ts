@@ -42,6 +42,15 @@ export interface ReadYourWritesOptions {
   readonly tokenSecret: string | undefined
 }
 
+const KEYS: ReadonlySet<string> = new Set([
+  'mode',
+  'positions',
+  'windowMs',
+  'maxWaitMs',
+  'onTimeout',
+  'tokenSecret',
+] satisfies ReadonlyArray<keyof ReadYourWritesConfig>)
+
 /** Validates the option; `undefined` means the default (on), `false` off. */
 export function normalizeReadYourWrites(
   config: ReadYourWritesConfig | false | undefined,
@@ -53,6 +62,12 @@ export function normalizeReadYourWrites(
   if (config !== undefined && (typeof config !== 'object' || config === null)) {
     throw new InvalidConfigError(
       'readYourWrites must be false or an object such as { maxWaitMs: 100 }.',
+    )
+  }
+  const unknown = Object.keys(config ?? {}).filter((key) => !KEYS.has(key))
+  if (unknown.length > 0) {
+    throw new InvalidConfigError(
+      `readYourWrites has no option ${unknown.map((key) => `'${key}'`).join(', ')}; the options are ${[...KEYS].join(', ')}.`,
     )
   }
   if (config?.positions !== undefined && !isPositionSource(config.positions)) {

@@ -5,9 +5,13 @@ const LATENCY_WEIGHT = 0.2
  * Live counters of one node, updated on every query it serves. Balancers read them; `stats()`
  * copies them. Reading the clock costs about as much as the rest of the routing, so unless a
  * balancer needs every sample (`timeEvery: 1`), one query in `timeEvery` is timed.
+ *
+ * When every query is timed (a latency-aware balancer), the estimate rises to a slower sample at
+ * once and falls back smoothly: a replica whose tail is slow stays expensive, instead of looking
+ * as cheap as its average between two rare picks.
  */
 export class NodeStats {
-  /** Queries running on the node right now (sent, not yet answered). */
+  /** Queries routed to the node and not yet answered, waiting for a connection included. */
   inFlight = 0
   /** Queries the node answered, successfully or with an SQL error. */
   served = 0
@@ -18,10 +22,12 @@ export class NodeStats {
   /** How many latency samples went into {@link latencyMs}. */
   samples = 0
   readonly #timeEvery: number
+  readonly #peakSensitive: boolean
   #untilSample = 0
 
   constructor(timeEvery = 1) {
     this.#timeEvery = timeEvery
+    this.#peakSensitive = timeEvery === 1
   }
 
   /** A query starts on the node; returns its start time for {@link finish}, or -1 if untimed. */
@@ -51,7 +57,9 @@ export class NodeStats {
       const latency = performance.now() - startedAt
       this.samples++
       this.latencyMs =
-        this.samples === 1 ? latency : this.latencyMs + LATENCY_WEIGHT * (latency - this.latencyMs)
+        this.samples === 1 || (this.#peakSensitive && latency > this.latencyMs)
+          ? latency
+          : this.latencyMs + LATENCY_WEIGHT * (latency - this.latencyMs)
     }
   }
 }

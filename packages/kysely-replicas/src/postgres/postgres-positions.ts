@@ -2,7 +2,10 @@ import { CompiledQuery, type DatabaseConnection } from 'kysely'
 import type { PositionSource } from '../consistency/position-source.js'
 import { parseLsn } from './lsn.js'
 
-const CURRENT = CompiledQuery.raw('select pg_current_wal_lsn()::text as lsn')
+// The insert position, not pg_current_wal_lsn() (the write position): after an asynchronous
+// commit (synchronous_commit = off) the commit record may not be written out yet, and a replica
+// that has replayed the write position would not have the transaction.
+const CURRENT = CompiledQuery.raw('select pg_current_wal_insert_lsn()::text as lsn')
 // A node that is no longer in recovery (promoted) has replayed all it has; pg_current_wal_lsn()
 // fails during recovery, hence the case.
 const REPLAYED = CompiledQuery.raw(
@@ -12,8 +15,8 @@ const CLUSTER = CompiledQuery.raw('select system_identifier::text as id from pg_
 
 /**
  * Positions of PostgreSQL's write-ahead log, for read-your-writes: the primary's
- * `pg_current_wal_lsn()` after a write, a replica's `pg_last_wal_replay_lsn()`, and the cluster's
- * `system_identifier` (shared by a primary and its physical replicas).
+ * `pg_current_wal_insert_lsn()` after a write, a replica's `pg_last_wal_replay_lsn()`, and the
+ * cluster's `system_identifier` (shared by a primary and its physical replicas).
  *
  * ```ts
  * new ReplicatedDialect({ primary, replicas, readYourWrites: { mode: 'position', positions: postgresPositions } })

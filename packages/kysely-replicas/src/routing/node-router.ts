@@ -132,7 +132,8 @@ export class NodeRouter {
   /**
    * Where a failed single read goes next, or `undefined` when it must not be retried: only reads
    * that failed on a replica with a connection-level error, never one pinned to a replica index.
-   * The failed replica was marked down where it failed.
+   * The failed replica was marked down where it failed. With `atLeast` (read-your-writes), only
+   * a replica known to have replayed that position may take the read; else the primary does.
    */
   nextAfterFailure(
     failed: DatabaseNode,
@@ -140,6 +141,7 @@ export class NodeRouter {
     classification: QueryClassification,
     target: RouteTarget | undefined,
     tried: DatabaseNode[],
+    atLeast?: bigint,
   ): DatabaseNode | undefined {
     if (failed.role !== 'replica' || !failed.health.isNodeFailure(error)) {
       return undefined
@@ -152,7 +154,11 @@ export class NodeRouter {
       return undefined
     }
     if (this.#fallback === 'replicas-then-primary') {
-      const left = this.#available.filter((replica) => !tried.includes(replica))
+      const left = this.#available.filter(
+        (replica) =>
+          !tried.includes(replica) &&
+          (atLeast === undefined || (replica.replayed ?? -1n) >= atLeast),
+      )
       if (left.length > 0) {
         return this.#balancer.pick(left)
       }

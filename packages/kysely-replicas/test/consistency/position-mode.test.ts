@@ -1,0 +1,313 @@
+import { CompiledQuery, type DatabaseConnection, type Kysely } from 'kysely'
+import {
+  type ConsistencyEvent,
+  type PositionSource,
+  type ReadYourWritesConfig,
+  replicationOf,
+  StaleReadError,
+} from 'kysely-replicas'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createRecordedDatabase, type Database } from '../support/database.js'
+import type { Journal } from '../support/recording-dialect.js'
+
+/**
+ * Positions kept in memory: the primary is at `primary`, each replica at its `replayed` entry.
+ * Every question is a statement on the node's connection, so the journal tells who was asked.
+ */
+class MemoryPositions implements PositionSource {
+  primary = 0n
+  readonly replayed = new Map<string, bigint>()
+  cluster = 'cluster-a'
+  /** Set once the database (which makes the journal) exists. */
+  journal: Journal | undefined
+
+  async primaryPosition(connection: DatabaseConnection): Promise<bigint> {
+    await this.#ask(connection, 'primary position')
+    return this.primary
+  }
+
+  async replayedPosition(connection: DatabaseConnection): Promise<bigint> {
+    return this.replayed.get(await this.#ask(connection, 'replayed position')) ?? 0n
+  }
+
+  async clusterId(connection: DatabaseConnection): Promise<string> {
+    await this.#ask(connection, 'cluster id')
+    return this.cluster
+  }
+
+  // The recording connection journals the statement synchronously: its entry is the last one.
+  async #ask(connection: DatabaseConnection, what: string): Promise<string> {
+    const running = connection.executeQuery(CompiledQuery.raw(`-- ${what}`))
+    const node = this.journal?.entries.at(-1)?.node ?? ''
+    await running
+    return node
+  }
+}
+
+function createDatabase(readYourWrites: Omit<ReadYourWritesConfig, 'positions'> = {}) {
+  const positions = new MemoryPositions()
+  const { db, journal } = createRecordedDatabase(2, {
+    readYourWrites: { ...readYourWrites, positions },
+  })
+  positions.journal = journal
+  const events: ConsistencyEvent[] = []
+  replicationOf(db).on('consistency', (event) => events.push(event))
+  return { db, journal, positions, events }
+}
+
+/** Reads `person` and says which node served it. */
+async function readNode(db: Kysely<Database>, journal: Journal): Promise<string | undefined> {
+  await db.selectFrom('person').selectAll().execute()
+  return journal.nodesFor('select * from "person"').at(-1)
+}
+
+async function write(db: Kysely<Database>, positions: MemoryPositions, at: bigint): Promise<void> {
+  positions.primary = at
+  await db
+    .insertInto('person')
+    .values({ id: Number(at), name: 'a' })
+    .execute()
+}
+
+describe('read-your-writes by position', () => {
+  let database: ReturnType<typeof createDatabase>
+  beforeEach(() => {
+    database = createDatabase({ maxWaitMs: 30 })
+    database.positions.replayed.set('replica-0', 50n)
+    database.positions.replayed.set('replica-1', 100n)
+  })
+  afterEach(() => {
+    expect(database.journal.allReleased).toBe(true)
+  })
+
+  it('costs a scope that wrote nothing no question to any node', async () => {
+    const { db, journal } = database
+    const nodes = await replicationOf(db).runInScope(async () => [
+      await readNode(db, journal),
+      await readNode(db, journal),
+      await readNode(db, journal),
+      await readNode(db, journal),
+    ])
+    expect(new Set(nodes)).toEqual(new Set(['replica-0', 'replica-1']))
+    expect(journal.entries.filter((entry) => entry.sql.startsWith('--'))).toEqual([])
+  })
+
+  it('reads the position after a write on its primary connection', async () => {
+    const { db, journal, positions } = database
+    await replicationOf(db).runInScope(() => write(db, positions, 100n))
+    expect(journal.entries).toEqual([
+      {
+        node: 'primary',
+        connection: 1,
+        sql: 'insert into "person" ("id", "name") values ($1, $2)',
+      },
+      { node: 'primary', connection: 1, sql: '-- primary position' },
+      { node: 'primary', connection: 1, sql: '-- cluster id' },
+    ])
+  })
+
+  it("sends a scope's reads to a replica that has replayed its last write", async () => {
+    const { db, journal, positions } = database
+    const nodes = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 100n)
+      return [await readNode(db, journal), await readNode(db, journal), await readNode(db, journal)]
+    })
+    expect(nodes).toEqual(['replica-1', 'replica-1', 'replica-1'])
+  })
+
+  it('retries a failed read only on a replica known to have the write, else on the primary', async () => {
+    const { db, journal, positions } = database
+    const node = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 100n)
+      // A first read learns that replica-1 has the write; then replica-1's queries fail.
+      await readNode(db, journal)
+      journal.queryErrors.set(
+        'replica-1',
+        Object.assign(new Error('terminating connection due to administrator command'), {
+          code: '57P01',
+        }),
+      )
+      return readNode(db, journal)
+    })
+    // replica-0 is up but behind (50 < 100): the retry goes to the primary, never stale.
+    expect(node).toBe('primary')
+    expect(journal.nodesFor('select * from "person"')).toEqual([
+      'replica-1',
+      'replica-1',
+      'primary',
+    ])
+    await db.destroy()
+  })
+
+  it('asks a replica once, then trusts what it said for older positions', async () => {
+    const { db, journal, positions } = database
+    await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 100n)
+      await readNode(db, journal)
+      await readNode(db, journal)
+    })
+    expect(journal.nodesFor('-- replayed position')).toEqual(['replica-0', 'replica-1'])
+  })
+
+  it('leaves the reads of other scopes on any replica', async () => {
+    const { db, journal, positions } = database
+    const replication = replicationOf(db)
+    await replication.runInScope(() => write(db, positions, 100n))
+    positions.primary = 500n
+    await replication.runInScope(() => write(db, positions, 500n))
+    const nodes = await replication.runInScope(async () => [
+      await readNode(db, journal),
+      await readNode(db, journal),
+      await readNode(db, journal),
+      await readNode(db, journal),
+    ])
+    expect(new Set(nodes)).toEqual(new Set(['replica-0', 'replica-1']))
+  })
+
+  it('waits for a replica to catch up, up to maxWaitMs', async () => {
+    const { db, journal, positions } = createDatabase({ maxWaitMs: 2000 })
+    positions.replayed.set('replica-0', 0n)
+    positions.replayed.set('replica-1', 0n)
+    const node = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 100n)
+      setTimeout(() => positions.replayed.set('replica-0', 120n), 30)
+      return readNode(db, journal)
+    })
+    expect(node).toBe('replica-0')
+  })
+
+  it('reads on the primary when no replica caught up in time, and says so', async () => {
+    const { db, journal, positions, events } = database
+    const started = performance.now()
+    const node = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 200n)
+      return readNode(db, journal)
+    })
+    expect(node).toBe('primary')
+    expect(performance.now() - started).toBeGreaterThanOrEqual(29)
+    expect(events).toEqual([{ kind: 'read-on-primary', detail: expect.stringContaining('c8') }])
+  })
+
+  it("throws StaleReadError instead with onTimeout: 'error'", async () => {
+    const { db, journal, positions } = createDatabase({ maxWaitMs: 10, onTimeout: 'error' })
+    await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 200n)
+      await expect(readNode(db, journal)).rejects.toThrow(StaleReadError)
+    })
+    expect(journal.allReleased).toBe(true)
+  })
+
+  it('records a transaction at its commit, and a rolled back one not at all', async () => {
+    const { db, journal, positions } = database
+    positions.primary = 100n
+    await replicationOf(db).runInScope(async () => {
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('person').values({ id: 1, name: 'a' }).execute()
+      })
+      expect(journal.entries.map((entry) => entry.sql).slice(-4)).toEqual([
+        'insert into "person" ("id", "name") values ($1, $2)',
+        'commit',
+        '-- primary position',
+        '-- cluster id',
+      ])
+      expect(await readNode(db, journal)).toBe('replica-1')
+    })
+    journal.clear()
+    await replicationOf(db).runInScope(async () => {
+      await expect(
+        db.transaction().execute(async (trx) => {
+          await trx.insertInto('person').values({ id: 1, name: 'a' }).execute()
+          throw new Error('boom')
+        }),
+      ).rejects.toThrow('boom')
+      expect(journal.nodesFor('-- primary position')).toEqual([])
+      expect(replicationOf(db).token()).toBe('ryw1.cluster-a..')
+    })
+  })
+
+  it('records a write of a connection() block when the block ends', async () => {
+    const { db, journal, positions } = database
+    positions.primary = 100n
+    const node = await replicationOf(db).runInScope(async () => {
+      await db.connection().execute(async (connection) => {
+        await connection.insertInto('person').values({ id: 1, name: 'a' }).execute()
+        expect(journal.nodesFor('-- primary position')).toEqual([])
+      })
+      return readNode(db, journal)
+    })
+    expect(journal.nodesFor('-- primary position')).toEqual(['primary'])
+    expect(node).toBe('replica-1')
+  })
+
+  it('keeps the reads of the window on the primary when the position cannot be read', async () => {
+    const { db, journal, positions } = createDatabase({ windowMs: 60_000 })
+    positions.primaryPosition = async () => {
+      throw new Error('no position')
+    }
+    const nodes = await replicationOf(db).runInScope(async () => {
+      await db.insertInto('person').values({ id: 1, name: 'a' }).execute()
+      return [await readNode(db, journal), await readNode(db, journal)]
+    })
+    expect(nodes).toEqual(['primary', 'primary'])
+  })
+
+  it('uses the instance as the scope of code outside runInScope()', async () => {
+    const { db, journal, positions } = database
+    await write(db, positions, 100n)
+    expect([await readNode(db, journal), await readNode(db, journal)]).toEqual([
+      'replica-1',
+      'replica-1',
+    ])
+    const inFreshScope = await replicationOf(db).runInScope(async () => [
+      await readNode(db, journal),
+      await readNode(db, journal),
+    ])
+    expect(new Set(inFreshScope)).toEqual(new Set(['replica-0', 'replica-1']))
+  })
+
+  it('does not let a scope see what a nested scope wrote', async () => {
+    const { db, journal, positions } = database
+    const replication = replicationOf(db)
+    await replication.runInScope(async () => {
+      await replication.runInScope(() => write(db, positions, 100n))
+      expect(replication.token()).toBe('ryw1.cluster-a..')
+      expect(new Set([await readNode(db, journal), await readNode(db, journal)])).toEqual(
+        new Set(['replica-0', 'replica-1']),
+      )
+    })
+  })
+
+  it('carries a scope to another instance with its token', async () => {
+    const { db, positions } = database
+    const token = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 100n)
+      return replicationOf(db).token()
+    })
+    expect(token).toMatch(/^ryw1\.cluster-a\.64\.[0-9a-z]+$/)
+
+    const other = createDatabase({ maxWaitMs: 30 })
+    other.positions.replayed.set('replica-0', 100n)
+    other.positions.replayed.set('replica-1', 99n)
+    const nodes = await replicationOf(other.db).runInScope(
+      async () => [
+        await readNode(other.db, other.journal),
+        await readNode(other.db, other.journal),
+      ],
+      token,
+    )
+    expect(nodes).toEqual(['replica-0', 'replica-0'])
+    expect(other.events).toEqual([])
+    // The receiving instance asked its own primary which cluster it serves, once.
+    expect(other.journal.nodesFor('-- cluster id')).toEqual(['primary'])
+  })
+
+  it("gives a scope's token the highest position it wrote", async () => {
+    const { db, positions } = database
+    const token = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 0x300n)
+      await write(db, positions, 0x500n)
+      return replicationOf(db).token()
+    })
+    expect(token).toMatch(/^ryw1\.cluster-a\.500\./)
+  })
+})
