@@ -64,12 +64,18 @@ function createVariants(): Variant[] {
   const bare = new InMemoryDialect()
   const replication = [new InMemoryDialect(), new InMemoryDialect(), new InMemoryDialect()]
   const ours = [new InMemoryDialect(), new InMemoryDialect(), new InMemoryDialect()]
+  const oursRyw = [new InMemoryDialect(), new InMemoryDialect(), new InMemoryDialect()]
   const [replicationPrimary, ...replicationReplicas] = replication as [
     InMemoryDialect,
     InMemoryDialect,
     InMemoryDialect,
   ]
   const [ourPrimary, ...ourReplicas] = ours as [InMemoryDialect, InMemoryDialect, InMemoryDialect]
+  const [rywPrimary, ...rywReplicas] = oursRyw as [
+    InMemoryDialect,
+    InMemoryDialect,
+    InMemoryDialect,
+  ]
   return [
     {
       name: 'Kysely alone',
@@ -90,12 +96,27 @@ function createVariants(): Variant[] {
       nodes: replication,
     },
     {
-      name: 'kysely-replicas (built dist), round-robin',
+      // Routing alone, the like-for-like comparison with kysely-replication.
+      name: 'kysely-replicas (built dist), round-robin, readYourWrites: false',
       label: 'ours',
       db: new Kysely<Database>({
-        dialect: new ReplicatedDialect({ primary: ourPrimary, replicas: ourReplicas }),
+        dialect: new ReplicatedDialect({
+          primary: ourPrimary,
+          replicas: ourReplicas,
+          readYourWrites: false,
+        }),
       }),
       nodes: ours,
+    },
+    {
+      // The defaults: read-your-writes by position adds one statement after each write (on an
+      // in-memory node here, a round trip on a real one) and a position check on later reads.
+      name: 'kysely-replicas with its defaults (read-your-writes on)',
+      label: 'ours+ryw',
+      db: new Kysely<Database>({
+        dialect: new ReplicatedDialect({ primary: rywPrimary, replicas: rywReplicas }),
+      }),
+      nodes: oursRyw,
     },
   ]
 }
@@ -202,7 +223,7 @@ function quartiles(values: readonly number[]): [number, number] {
 // Main.
 
 const variants = createVariants()
-const [bare] = variants as [Variant, Variant, Variant]
+const [bare] = variants as [Variant, ...Variant[]]
 
 console.log(
   `Routing overhead. node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, kysely-replicas from ${builtEntry}`,
