@@ -26,6 +26,7 @@ import { PgCluster, type PgClusterNode } from '@kysely-replicas/pg-cluster'
 import { type Dialect, type Generated, Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { importBuilt } from './built-package.js'
+import { positiveInteger, printTable } from './report.js'
 import { SlowDialect } from './slow-dialect.js'
 
 interface Database {
@@ -591,22 +592,4 @@ function spread(values: readonly number[]): string {
   if (ordered.length === 0) return '—'
   const at = (q: number) => percentile(ordered, q).toFixed(2)
   return `${at(0.5)} [${at(0.1)}–${at(0.9)}]`
-}
-
-function printTable(rows: readonly string[][]): void {
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? []
-  for (const [index, row] of rows.entries()) {
-    console.log(
-      `  ${row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ')}`,
-    )
-    if (index === 0) {
-      console.log(`  ${widths.map((width) => '-'.repeat(width)).join('  ')}`)
-    }
-  }
-}
-
-function positiveInteger(value: string | undefined, fallback: number): number {
-  const parsed = Number(value)
-  return value !== undefined && Number.isInteger(parsed) && parsed > 0 ? parsed : fallback
 }

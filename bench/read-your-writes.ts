@@ -16,14 +16,12 @@
  * A read that does not find its row is stale. `BENCH_PAIRS` (1000) and `BENCH_PLAIN_MS` (3000)
  * change the size of the run.
  */
-import { readFileSync, statSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { PgCluster, type PgClusterNode } from '@kysely-replicas/pg-cluster'
 import { type Generated, Kysely, PostgresDialect, sql } from 'kysely'
 import type { ReplicatedDialectConfig } from 'kysely-replicas'
 import pg from 'pg'
+import { importBuilt } from './built-package.js'
+import { positiveInteger } from './report.js'
 
 const PAIRS = positiveInteger(process.env.BENCH_PAIRS, 1000)
 const PLAIN_MS = positiveInteger(process.env.BENCH_PLAIN_MS, 3000)
@@ -38,13 +36,8 @@ const SEED_ROWS = 100
 // The package under test, as users install it (see routing-overhead.ts: tsx would otherwise
 // follow bench/tsconfig.json's `paths` to the sources).
 
-const here = fileURLToPath(new URL('.', import.meta.url))
-const packageDir = join(here, 'node_modules', 'kysely-replicas')
-const builtEntry = join(packageDir, readBuiltEntry(join(packageDir, 'package.json')))
-const { ReplicatedDialect, replicationOf, handlePoolErrors } = (await import(
-  pathToFileURL(builtEntry).href
-)) as typeof import('kysely-replicas')
-await warnIfStale(builtEntry, join(packageDir, 'src'))
+const { module: replicas } = await importBuilt<typeof import('kysely-replicas')>('kysely-replicas')
+const { ReplicatedDialect, replicationOf, handlePoolErrors } = replicas
 
 // ---------------------------------------------------------------------------------------------
 // Modes and streams.
@@ -354,41 +347,6 @@ function percent(fraction: number, digits: number): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-function readBuiltEntry(manifestPath: string): string {
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-    exports?: { '.'?: { import?: { default?: string } } }
-  }
-  const entry = manifest.exports?.['.']?.import?.default
-  if (entry === undefined) {
-    throw new Error(`${manifestPath} has no exports['.'].import.default.`)
-  }
-  return entry
-}
-
-// A benchmark of an old build measures old code: say so loudly.
-async function warnIfStale(entry: string, sources: string): Promise<void> {
-  let built: number
-  try {
-    built = statSync(entry).mtimeMs
-  } catch {
-    throw new Error(`${entry} does not exist: run \`pnpm build\` first (or \`pnpm bench:ryw\`).`)
-  }
-  const files = await readdir(sources, { recursive: true })
-  const newer = files.filter(
-    (file) => file.endsWith('.ts') && statSync(join(sources, file)).mtimeMs > built,
-  )
-  if (newer.length > 0) {
-    console.warn(
-      `Warning: ${newer.length} source files are newer than ${entry}; run \`pnpm build\` first.`,
-    )
-  }
-}
-
-function positiveInteger(value: string | undefined, fallback: number): number {
-  const parsed = Number(value)
-  return value !== undefined && Number.isInteger(parsed) && parsed > 0 ? parsed : fallback
 }
 
 await main()

@@ -11,15 +11,13 @@
  * happened to run at that moment. `BENCH_SECONDS` (30) and `BENCH_BATCH_MS` (10) change the
  * schedule.
  */
-import { readFileSync, statSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
 import { cpus } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type Generated, Kysely } from 'kysely'
 import { KyselyReplicationDialect } from 'kysely-replication'
 import { RoundRobinReplicaStrategy } from 'kysely-replication/strategy/round-robin'
+import { importBuilt } from './built-package.js'
 import { InMemoryDialect } from './in-memory-dialect.js'
+import { positiveInteger, printTable } from './report.js'
 
 interface Database {
   person: { id: Generated<number>; first_name: string; last_name: string; age: number }
@@ -37,16 +35,9 @@ const WARMUP_MS = 300
 // ---------------------------------------------------------------------------------------------
 // The package under test, as users install it.
 
-// tsx applies bench/tsconfig.json, whose `paths` send `kysely-replicas` to the TypeScript sources
-// (for the type checker). The benchmark loads the built entry point named by the package's
-// `exports` instead, so that it measures what is published.
-const here = fileURLToPath(new URL('.', import.meta.url))
-const packageDir = join(here, 'node_modules', 'kysely-replicas')
-const builtEntry = join(packageDir, readBuiltEntry(join(packageDir, 'package.json')))
-const { ReplicatedDialect } = (await import(
-  pathToFileURL(builtEntry).href
-)) as typeof import('kysely-replicas')
-await warnIfStale(builtEntry, join(packageDir, 'src'))
+const { module: replicas, entry: builtEntry } =
+  await importBuilt<typeof import('kysely-replicas')>('kysely-replicas')
+const { ReplicatedDialect } = replicas
 
 // ---------------------------------------------------------------------------------------------
 // Variants: the same three in-memory nodes (or one, for bare Kysely) behind each library.
@@ -332,54 +323,4 @@ await Promise.all(variants.map((variant) => variant.db.destroy()))
 function percent(ratio: number): string {
   const value = (ratio - 1) * 100
   return `${value >= 0 ? '+' : ''}${value.toFixed(1)}%`
-}
-
-function printTable(rows: readonly string[][]): void {
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? []
-  for (const [index, row] of rows.entries()) {
-    console.log(
-      `  ${row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ')}`,
-    )
-    if (index === 0) {
-      console.log(`  ${widths.map((width) => '-'.repeat(width)).join('  ')}`)
-    }
-  }
-}
-
-function readBuiltEntry(manifestPath: string): string {
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-    exports?: { '.'?: { import?: { default?: string } } }
-  }
-  const entry = manifest.exports?.['.']?.import?.default
-  if (entry === undefined) {
-    throw new Error(`${manifestPath} has no exports['.'].import.default.`)
-  }
-  return entry
-}
-
-// A benchmark of an old build measures old code: say so loudly.
-async function warnIfStale(entry: string, sources: string): Promise<void> {
-  let built: number
-  try {
-    built = statSync(entry).mtimeMs
-  } catch {
-    throw new Error(
-      `${entry} does not exist: run \`pnpm build\` first (or \`pnpm bench:routing\`).`,
-    )
-  }
-  const files = await readdir(sources, { recursive: true })
-  const newer = files.filter(
-    (file) => file.endsWith('.ts') && statSync(join(sources, file)).mtimeMs > built,
-  )
-  if (newer.length > 0) {
-    console.warn(
-      `Warning: ${newer.length} source files are newer than ${entry}; run \`pnpm build\` first.`,
-    )
-  }
-}
-
-function positiveInteger(value: string | undefined, fallback: number): number {
-  const parsed = Number(value)
-  return value !== undefined && Number.isInteger(parsed) && parsed > 0 ? parsed : fallback
 }
