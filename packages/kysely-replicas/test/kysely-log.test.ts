@@ -13,7 +13,9 @@ it("keeps Kysely's log option working for single queries, views and blocks", asy
       replicas: [new RecordingDialect('replica-0', journal)],
       readYourWrites: false,
     }),
-    log: (event) => logged.push(event),
+    log: (event) => {
+      logged.push(event)
+    },
   })
   await db.selectFrom('person').selectAll().execute()
   await db.onPrimary().selectFrom('person').select('id').execute()
