@@ -5,7 +5,11 @@ import { parseLsn } from './lsn.js'
 // The insert position, not pg_current_wal_lsn() (the write position): after an asynchronous
 // commit (synchronous_commit = off) the commit record may not be written out yet, and a replica
 // that has replayed the write position would not have the transaction.
-const CURRENT = CompiledQuery.raw('select pg_current_wal_insert_lsn()::text as lsn')
+const CURRENT = CompiledQuery.raw(
+  "select pg_current_wal_insert_lsn()::text as lsn, current_setting('wal_block_size')::int as block",
+)
+// The sizes of a WAL page header (short, and long at the start of a segment), MAXALIGNed.
+const PAGE_HEADERS: ReadonlySet<bigint> = new Set([24n, 40n])
 // A node that is no longer in recovery (promoted) has replayed all it has; pg_current_wal_lsn()
 // fails during recovery, hence the case.
 const REPLAYED = CompiledQuery.raw(
@@ -23,13 +27,28 @@ const CLUSTER = CompiledQuery.raw('select system_identifier::text as id from pg_
  * ```
  */
 export const postgresPositions: PositionSource = Object.freeze({
-  primaryPosition: (connection: DatabaseConnection) => lsnOf(connection, CURRENT),
+  async primaryPosition(connection: DatabaseConnection): Promise<bigint> {
+    const { rows } = await connection.executeQuery<{ lsn: string | null; block: number }>(CURRENT)
+    const row = rows[0]
+    return row?.lsn == null ? 0n : commitEnd(parseLsn(row.lsn), BigInt(row.block))
+  },
   replayedPosition: (connection: DatabaseConnection) => lsnOf(connection, REPLAYED),
   async clusterId(connection: DatabaseConnection): Promise<string> {
     const { rows } = await connection.executeQuery<{ id: string }>(CLUSTER)
     return rows[0]?.id ?? ''
   },
 })
+
+/**
+ * When the last record ended exactly at a page boundary, the insert position points past the
+ * next page's header, where no record ends: a replica that has replayed everything reports the
+ * boundary. Lowered to the boundary, the position is one such a replica reaches; otherwise a
+ * read would wait for the next WAL record.
+ */
+function commitEnd(insertPosition: bigint, blockSize: bigint): bigint {
+  const offset = insertPosition % blockSize
+  return PAGE_HEADERS.has(offset) ? insertPosition - offset : insertPosition
+}
 
 async function lsnOf(connection: DatabaseConnection, query: CompiledQuery): Promise<bigint> {
   const { rows } = await connection.executeQuery<{ lsn: string | null }>(query)

@@ -1,0 +1,56 @@
+import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
+import { postgresPositions } from 'kysely-replicas'
+import { describe, expect, it } from 'vitest'
+
+/** A connection that answers every query with one row. */
+function answering(row: Record<string, unknown>): DatabaseConnection {
+  return {
+    async executeQuery<R>(_query: CompiledQuery): Promise<QueryResult<R>> {
+      return { rows: [row as R] }
+    },
+    async *streamQuery() {},
+  }
+}
+
+describe('postgresPositions', () => {
+  it('reads the insert position after a write', async () => {
+    const position = await postgresPositions.primaryPosition(
+      answering({ lsn: '1/2000A58', block: 8192 }),
+    )
+    expect(position).toBe((1n << 32n) + 0x2000a58n)
+  })
+
+  it.each([
+    ['a short page header', '0/3002018', 0x3002000n],
+    ['a long page header, at the start of a segment', '0/3000028', 0x3000000n],
+  ])(
+    'lowers a position just past %s to the page boundary, where the last record ended',
+    async (_, lsn, expected) => {
+      expect(await postgresPositions.primaryPosition(answering({ lsn, block: 8192 }))).toBe(
+        expected,
+      )
+    },
+  )
+
+  it('keeps positions elsewhere in a page, and honours the server’s WAL block size', async () => {
+    expect(
+      await postgresPositions.primaryPosition(answering({ lsn: '0/3002020', block: 8192 })),
+    ).toBe(0x3002020n)
+    // 0x4018 is 24 bytes into a 16 kB page but not into an 8 kB one … and the other way round.
+    expect(
+      await postgresPositions.primaryPosition(answering({ lsn: '0/4018', block: 16384 })),
+    ).toBe(0x4000n)
+    expect(
+      await postgresPositions.primaryPosition(answering({ lsn: '0/2018', block: 16384 })),
+    ).toBe(0x2018n)
+  })
+
+  it('reads a replica’s replay position and the cluster id', async () => {
+    expect(await postgresPositions.replayedPosition(answering({ lsn: '0/16B3748' }))).toBe(
+      0x16b3748n,
+    )
+    expect(await postgresPositions.clusterId(answering({ id: '7441234567890123456' }))).toBe(
+      '7441234567890123456',
+    )
+  })
+})
