@@ -152,7 +152,7 @@ describe('readYourWrites option', () => {
     await db.insertInto('person').values({ id: 1, name: 'a' }).execute()
     expect(journal.entries.map((entry) => entry.sql)).toEqual([
       'insert into "person" ("id", "name") values ($1, $2)',
-      'select pg_current_wal_insert_lsn()::text as lsn',
+      "select pg_current_wal_insert_lsn()::text as lsn, current_setting('wal_block_size')::int as block",
       'select system_identifier::text as id from pg_control_system()',
     ])
   })
