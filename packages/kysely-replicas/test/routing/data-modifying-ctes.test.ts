@@ -1,15 +1,6 @@
 import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { classifyQuery } from '../../src/routing/classify-query.js'
-import { db, defaultOptions } from './dummy-database.js'
-
-const dataModifying = (detail: string) => ({
-  access: 'write',
-  reason: 'data-modifying-cte',
-  detail,
-})
-const classify = (query: { compile(): { query: Parameters<typeof classifyQuery>[0] } }) =>
-  classifyQuery(query.compile().query, defaultOptions)
+import { classify, dataModifying, db } from './dummy-database.js'
 
 describe('data-modifying queries inside a select', () => {
   it('finds an insert in a CTE', () => {

@@ -8,7 +8,12 @@ import {
   PostgresQueryCompiler,
   type RootOperationNode,
 } from 'kysely'
-import { createClassifyOptions } from '../../src/routing/classify-query.js'
+import {
+  type ClassifyOptions,
+  classifyQuery,
+  createClassifyOptions,
+  type QueryClassification,
+} from '../../src/routing/classify-query.js'
 
 export interface Database {
   person: { id: Generated<number>; first_name: string; age: number }
@@ -31,6 +36,27 @@ export const db = new Kysely<Database>({
 
 /** The options the dialect builds by default: PostgreSQL's writing functions, nothing more. */
 export const defaultOptions = createClassifyOptions()
+
+/** Classifies a builder's compiled query. */
+export function classify(
+  query: { compile(): { query: RootOperationNode } },
+  options: ClassifyOptions = defaultOptions,
+): QueryClassification {
+  return classifyQuery(query.compile().query, options)
+}
+
+/** The expected verdicts, by reason. */
+export const rowLock = (detail: string) => ({ access: 'write', reason: 'row-lock', detail })
+export const writingFunction = (detail: string) => ({
+  access: 'write',
+  reason: 'writing-function',
+  detail,
+})
+export const dataModifying = (detail: string) => ({
+  access: 'write',
+  reason: 'data-modifying-cte',
+  detail,
+})
 
 /** A plugin that keeps the root node of every query Kysely runs, for methods like `explain()` that execute at once. */
 export class RootNodeRecorder implements KyselyPlugin {

@@ -1,22 +1,8 @@
 import { type RawBuilder, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { classifyQuery } from '../../src/routing/classify-query.js'
-import { db, defaultOptions } from './dummy-database.js'
+import { classify, dataModifying, db, rowLock, writingFunction } from './dummy-database.js'
 
 const READ = { access: 'read', reason: 'select' }
-const rowLock = (detail: string) => ({ access: 'write', reason: 'row-lock', detail })
-const writingFunction = (detail: string) => ({
-  access: 'write',
-  reason: 'writing-function',
-  detail,
-})
-const dataModifying = (detail: string) => ({
-  access: 'write',
-  reason: 'data-modifying-cte',
-  detail,
-})
-const classify = (query: { compile(): { query: Parameters<typeof classifyQuery>[0] } }) =>
-  classifyQuery(query.compile().query, defaultOptions)
 const person = () => db.selectFrom('person').selectAll()
 
 describe('raw sql inside a select', () => {

@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { classifyQuery } from '../../src/routing/classify-query.js'
-import { db, defaultOptions } from './dummy-database.js'
+import { classify, db, rowLock } from './dummy-database.js'
 
 const person = () => db.selectFrom('person').selectAll()
-const rowLock = (detail: string) => ({ access: 'write', reason: 'row-lock', detail })
-const classify = (query: { compile(): { query: Parameters<typeof classifyQuery>[0] } }) =>
-  classifyQuery(query.compile().query, defaultOptions)
 
 describe('row locks', () => {
   it.each([

@@ -1,18 +1,9 @@
 import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { classifyQuery, createClassifyOptions } from '../../src/routing/classify-query.js'
-import { db, defaultOptions } from './dummy-database.js'
+import { classify, db, defaultOptions, writingFunction } from './dummy-database.js'
 
-const writingFunction = (detail: string) => ({
-  access: 'write',
-  reason: 'writing-function',
-  detail,
-})
 const READ = { access: 'read', reason: 'select' }
-const classify = (
-  query: { compile(): { query: Parameters<typeof classifyQuery>[0] } },
-  options = defaultOptions,
-) => classifyQuery(query.compile().query, options)
 
 describe('writing functions called through nodes', () => {
   it('sends a select calling nextval to the primary', () => {
