@@ -23,6 +23,7 @@ import { chownTree, type OsUser, resolveOsUser } from './os-user.js'
 import type { PgClusterOptions, WaitForReplayOptions } from './pg-cluster-options.js'
 import { assertPortsFree, findFreePorts } from './ports.js'
 import { conninfo, setAutoConf, sqlIdentifier, sqlLiteral } from './postgres-conf.js'
+import type { ReplicatedCluster } from './replicated-cluster.js'
 import { runCommand } from './run-command.js'
 import { generatePassword } from './secrets.js'
 import { queryRows, type Row, withClient } from './sql-client.js'
@@ -85,7 +86,7 @@ const REPLICATION_USER = 'replicator'
  * }
  * ```
  */
-export class PgCluster {
+export class PgCluster implements ReplicatedCluster<PgClusterNode> {
   readonly #config: ClusterConfig
   readonly #nodes: readonly ClusterNode[]
   readonly #cleanup: CleanupTarget
