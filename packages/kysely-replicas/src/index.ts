@@ -12,6 +12,7 @@ export { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
 export { WeightedBalancer } from './balancing/weighted-balancer.js'
 export type { PositionSource } from './consistency/position-source.js'
 export type { ReadYourWritesConfig } from './consistency/read-your-writes-config.js'
+export type { ReadYourWritesMode } from './consistency/read-your-writes-mode.js'
 export {
   InvalidConfigError,
   NodeLifecycleError,
@@ -33,6 +34,7 @@ export type {
   LagEvent,
   NodeDownEvent,
   NodeUpEvent,
+  ReadYourWritesModeEvent,
   ReplicasEventMap,
   ReplicasListener,
   RoleChangeEvent,

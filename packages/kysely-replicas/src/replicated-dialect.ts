@@ -1,22 +1,26 @@
-import {
-  type DatabaseIntrospector,
-  type Dialect,
-  type DialectAdapter,
-  type Driver,
-  type Kysely,
-  PostgresAdapter,
-  type QueryCompiler,
+import type {
+  DatabaseIntrospector,
+  Dialect,
+  DialectAdapter,
+  Driver,
+  Kysely,
+  QueryCompiler,
 } from 'kysely'
 import { createBalancer } from './balancing/create-balancer.js'
 import {
   normalizeReadYourWrites,
   type ReadYourWritesOptions,
 } from './consistency/read-your-writes-config.js'
+import {
+  describeReadYourWritesMode,
+  type ReadYourWritesMode,
+} from './consistency/read-your-writes-mode.js'
 import { ReplicasEvents } from './events/replicas-events.js'
 import { NodeHealth } from './health/node-health.js'
 import { DatabaseNode, type NodeRole } from './nodes/database-node.js'
 import { NodeStats } from './nodes/node-stats.js'
 import { postgresPositions } from './postgres/postgres-positions.js'
+import { speaksPostgres } from './postgres/speaks-postgres.js'
 import { ReplicatedAdapter } from './replicated-adapter.js'
 import {
   type NodeConfig,
@@ -54,6 +58,7 @@ export class ReplicatedDialect implements Dialect {
   readonly #config: NormalizedConfig
   readonly #classifyOptions: ClassifyOptions
   readonly #readYourWrites: ReadYourWritesOptions | undefined
+  readonly #readYourWritesMode: ReadYourWritesMode
   // Kysely's constructor calls createDriver() then createAdapter(): the adapter is tied to the
   // driver made just before it, which is how views find the driver of a Kysely instance.
   #lastDriver: ReplicatedDriver | undefined
@@ -64,11 +69,30 @@ export class ReplicatedDialect implements Dialect {
     // Fails on a bad option now rather than on the first query; each driver gets its own.
     createBalancer(this.#config.balancing)
     // Positions are known for PostgreSQL; other databases get the sticky mode.
-    const postgres = this.#config.primary.dialect.createAdapter() instanceof PostgresAdapter
+    const primary = speaksPostgres(this.#config.primary.dialect)
     this.#readYourWrites = normalizeReadYourWrites(
       this.#config.readYourWrites,
-      postgres ? postgresPositions : undefined,
+      primary.postgres ? postgresPositions : undefined,
     )
+    this.#readYourWritesMode = describeReadYourWritesMode(
+      this.#config.readYourWrites,
+      this.#readYourWrites,
+      primary.postgres
+        ? `the primary's dialect speaks PostgreSQL, whose write positions are known: ${primary.evidence}`
+        : `the primary's dialect does not look like PostgreSQL, so write positions are unknown: ${primary.evidence}`,
+    )
+  }
+
+  /**
+   * The read-your-writes mode this dialect chose, and why (also the `read-your-writes-mode`
+   * event, and `replicationOf(db).readYourWritesMode`).
+   *
+   * ```ts
+   * new ReplicatedDialect({ primary, replicas }).readYourWritesMode // { mode: 'position', reason: "the primary's dialect speaks PostgreSQL…" }
+   * ```
+   */
+  get readYourWritesMode(): ReadYourWritesMode {
+    return this.#readYourWritesMode
   }
 
   createDriver(): Driver {
@@ -104,6 +128,7 @@ export class ReplicatedDialect implements Dialect {
       sessionReset,
       monitor,
       readYourWrites: this.#readYourWrites,
+      readYourWritesMode: this.#readYourWritesMode,
     })
     return this.#lastDriver
   }

@@ -1,6 +1,7 @@
 import type { DatabaseConnection, Driver, QueryCompiler, TransactionSettings } from 'kysely'
 import { ReadYourWrites } from './consistency/read-your-writes.js'
 import type { ReadYourWritesOptions } from './consistency/read-your-writes-config.js'
+import type { ReadYourWritesMode } from './consistency/read-your-writes-mode.js'
 import { NotReplicatedError, UnsupportedOperationError } from './errors.js'
 import type { DatabaseNode } from './nodes/database-node.js'
 import { runOnEveryNode } from './nodes/run-on-every-node.js'
@@ -30,6 +31,7 @@ export class ReplicatedDriver implements Driver {
       readonly sessionReset: string | undefined
       readonly monitor: NodeMonitor | undefined
       readonly readYourWrites: ReadYourWritesOptions | undefined
+      readonly readYourWritesMode: ReadYourWritesMode
     },
   ) {
     this.#router = router
@@ -40,7 +42,7 @@ export class ReplicatedDriver implements Driver {
         ? undefined
         : new ReadYourWrites(options.readYourWrites, router, router.events)
     this.#nodes = router.nodes
-    this.#replication = new Replication(router, this.#readYourWrites)
+    this.#replication = new Replication(router, this.#readYourWrites, options.readYourWritesMode)
   }
 
   /** The router, for views. */
@@ -54,6 +56,8 @@ export class ReplicatedDriver implements Driver {
   }
 
   async init(): Promise<void> {
+    // Kysely inits its driver on the first query: listeners added right after `new Kysely` hear it.
+    this.#router.events.emit('read-your-writes-mode', this.#replication.readYourWritesMode)
     await runOnEveryNode('init', this.#nodes, (node) => node.driver.init())
     await this.#monitor?.init()
   }

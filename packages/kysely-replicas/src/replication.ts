@@ -1,5 +1,6 @@
 import type { CompiledQuery, Kysely } from 'kysely'
 import type { ReadYourWrites } from './consistency/read-your-writes.js'
+import type { ReadYourWritesMode } from './consistency/read-your-writes-mode.js'
 import type { ReplicasEventMap, ReplicasListener } from './events/replicas-events.js'
 import type { DatabaseNode, NodeRole } from './nodes/database-node.js'
 import type { NodeRouter } from './routing/node-router.js'
@@ -57,10 +58,30 @@ export interface Compilable {
 export class Replication {
   readonly #router: NodeRouter
   readonly #readYourWrites: ReadYourWrites | undefined
+  readonly #readYourWritesMode: ReadYourWritesMode
 
-  constructor(router: NodeRouter, readYourWrites: ReadYourWrites | undefined) {
+  constructor(
+    router: NodeRouter,
+    readYourWrites: ReadYourWrites | undefined,
+    readYourWritesMode: ReadYourWritesMode,
+  ) {
     this.#router = router
     this.#readYourWrites = readYourWrites
+    this.#readYourWritesMode = readYourWritesMode
+  }
+
+  /**
+   * The read-your-writes mode of this instance, and why: `position` with a PostgreSQL primary
+   * (known by what its dialect does, so a second copy of Kysely in the process does not change
+   * it), `sticky` with other databases, or as the config says.
+   *
+   * ```ts
+   * const { mode, reason } = replicationOf(db).readYourWritesMode
+   * if (mode !== 'position') log.warn(`read-your-writes is ${mode}: ${reason}`)
+   * ```
+   */
+  get readYourWritesMode(): ReadYourWritesMode {
+    return this.#readYourWritesMode
   }
 
   /**
@@ -95,7 +116,7 @@ export class Replication {
 
   /**
    * Subscribes to an event: `route`, `node-down`, `node-up`, `fallback`, `role-change`, `lag`,
-   * `split-brain` or `consistency`.
+   * `split-brain`, `consistency` or `read-your-writes-mode`.
    */
   on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): this {
     this.#router.events.on(name, listener)

@@ -1,3 +1,4 @@
+import type { ReadYourWritesMode } from '../consistency/read-your-writes-mode.js'
 import type { RouteReason } from '../routing/query-classification.js'
 
 /**
@@ -64,6 +65,12 @@ export interface ConsistencyEvent {
 }
 
 /**
+ * Once, when the instance starts (its first query): the read-your-writes mode it uses and why.
+ * See {@link ReadYourWritesMode}.
+ */
+export type ReadYourWritesModeEvent = ReadYourWritesMode
+
+/**
  * The events of a replicated Kysely instance, by name.
  *
  * ```ts
@@ -79,6 +86,7 @@ export interface ReplicasEventMap {
   lag: LagEvent
   'split-brain': SplitBrainEvent
   consistency: ConsistencyEvent
+  'read-your-writes-mode': ReadYourWritesModeEvent
 }
 
 /** A listener of one event. */
@@ -102,6 +110,7 @@ export class ReplicasEvents {
     lag: [],
     'split-brain': [],
     consistency: [],
+    'read-your-writes-mode': [],
   }
 
   on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): void {
