@@ -9,6 +9,7 @@ const alias = {
   'kysely-replicas/postgres': src('./packages/kysely-replicas/src/postgres/index.ts'),
   'kysely-replicas': src('./packages/kysely-replicas/src/index.ts'),
   '@kysely-replicas/pg-cluster': src('./packages/pg-cluster/src/index.ts'),
+  '@kysely-replicas/testcontainers': src('./packages/testcontainers/src/index.ts'),
 }
 
 export default defineConfig({
@@ -29,6 +30,20 @@ export default defineConfig({
           include: ['packages/pg-cluster/test/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Skipped with one line where no Docker engine runs; REQUIRE_DOCKER=1 makes that fail.
+          name: 'testcontainers',
+          include: ['packages/testcontainers/test/**/*.test.ts'],
+          globalSetup: ['packages/testcontainers/test/global-setup.ts'],
+          // No registry to pull Testcontainers' reaper from: each cluster's stop() and the
+          // global teardown remove the containers instead.
+          env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
         },
       },
       {
