@@ -9,21 +9,25 @@ import {
 import type { ReadYourWrites } from './consistency/read-your-writes.js'
 import {
   PinConflictError,
+  ReplicasError,
   ReplicaTransactionModeError,
   UnsupportedOperationError,
 } from './errors.js'
 import { describeError } from './events/describe-error.js'
 import type { RouteEvent } from './events/replicas-events.js'
 import type { DatabaseNode } from './nodes/database-node.js'
-import { TimedCompiledQuery, tick } from './routing/compile-order.js'
+import type { NodeConnection } from './nodes/node-connection.js'
+import { compiledBefore, tick } from './routing/compile-order.js'
 import type { NodeRouter } from './routing/node-router.js'
 import type { QueryClassification } from './routing/query-classification.js'
 import { describeTarget, type RouteTarget } from './routing/route-target.js'
 
-/** A node connection held by a block. */
-interface Held {
+const ROLLBACK = Query.raw('rollback')
+
+/** Where a single query goes next: a node, with a connection already taken when one was checked. */
+interface Attempt {
   readonly node: DatabaseNode
-  readonly connection: DatabaseConnection
+  readonly connection?: DatabaseConnection
 }
 
 /**
@@ -36,6 +40,9 @@ interface Held {
  * - a block (`connection()`, `transaction()`): it runs on one node from start to end, the
  *   primary unless the block was opened through `onReplica()`. A later query never moves it and
  *   nothing in it is retried.
+ *
+ * Transaction statements (`begin`, `commit`, savepoints…) go through this object, which Kysely
+ * wrapped for its `log`, so they are logged as with any other dialect.
  */
 export class ReplicatedConnection implements DatabaseConnection {
   readonly #router: NodeRouter
@@ -45,9 +52,16 @@ export class ReplicatedConnection implements DatabaseConnection {
   #used = false
   #pin: RouteTarget | undefined
   #chosen: DatabaseNode | undefined
-  #held: Held | undefined
-  // The block ran statements on the primary since the last recorded write.
+  #held: NodeConnection | undefined
+  // The held connection as the node's driver sees it for transaction statements.
+  #bridge: DatabaseConnection | undefined
+  // A transaction statement on its way through Kysely's wrapper of this object.
+  #control: CompiledQuery | undefined
+  #inTransaction = false
+  // The open transaction ran, on the primary, a statement that may write.
   #wrote = false
+  // A rollback failed: the node's driver may have discarded the connection.
+  #discarded = false
   // The nodes a single read failed on, kept between acquisitions to spare an allocation per read.
   readonly #tried: DatabaseNode[] = []
 
@@ -72,25 +86,42 @@ export class ReplicatedConnection implements DatabaseConnection {
    */
   close(): Promise<void> | undefined {
     const held = this.#held
-    const wrote = this.#wrote
+    const discarded = this.#discarded
     this.#held = undefined
+    this.#bridge = undefined
+    this.#control = undefined
     this.#pin = undefined
     this.#chosen = undefined
     this.#used = false
+    this.#inTransaction = false
     this.#wrote = false
-    return held === undefined ? undefined : this.#release(held, wrote)
+    this.#discarded = false
+    return held === undefined ? undefined : this.#release(held, discarded)
   }
 
-  async #release({ node, connection }: Held, wrote: boolean): Promise<void> {
+  async #release({ node, connection }: NodeConnection, discarded: boolean): Promise<void> {
     try {
-      if (wrote) {
-        await this.#readYourWrites?.recordWrite(connection)
-      }
-      if (this.#sessionReset !== undefined) {
-        await connection.executeQuery(this.#sessionReset)
+      if (this.#sessionReset !== undefined && !discarded) {
+        await this.#resetSession(connection, this.#sessionReset)
       }
     } finally {
       await node.driver.releaseConnection(connection)
+    }
+  }
+
+  // Never throws: the block's own error, if any, is the one its caller must see. A reset fails
+  // in an open or aborted transaction (a block that ran `begin` by hand and threw): rolled back,
+  // the connection can be reset; if even that fails, the connection is broken and its pool drops it.
+  async #resetSession(connection: DatabaseConnection, reset: CompiledQuery): Promise<void> {
+    try {
+      await connection.executeQuery(reset)
+    } catch {
+      try {
+        await connection.executeQuery(ROLLBACK)
+        await connection.executeQuery(reset)
+      } catch {
+        // Broken connection: nothing more to do here.
+      }
     }
   }
 
@@ -105,6 +136,10 @@ export class ReplicatedConnection implements DatabaseConnection {
   }
 
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (query === this.#control) {
+      this.#control = undefined
+      return this.#requireHeld('a transaction statement').connection.executeQuery<R>(query)
+    }
     return this.#isSingleQuery(query) ? this.#runSingle(query) : this.#runHeld(query)
   }
 
@@ -113,19 +148,29 @@ export class ReplicatedConnection implements DatabaseConnection {
     chunkSize?: number,
   ): AsyncIterableIterator<QueryResult<R>> {
     if (!this.#isSingleQuery(query)) {
-      const { connection } = await this.#holdFor(query)
-      yield* connection.streamQuery<R>(query, chunkSize)
+      const { node, connection } = this.#heldFor(query) ?? (await this.#holdFor(query))
+      const mayWrite = this.#blockStatementMayWrite(node, query)
+      try {
+        yield* connection.streamQuery<R>(query, chunkSize)
+      } finally {
+        await this.#afterBlockStatement(connection, mayWrite)
+      }
       return
     }
     // A stream is retried elsewhere only while no connection could be had: once rows flowed,
     // a retry would repeat them.
     const classification = this.#router.classify(query)
-    const node = this.#planned(classification) ?? (await this.#consistentNode(classification))
-    const connection = await this.#acquireWithFallback(node, classification, [])
+    const { node, connection } = await this.#connectForStream(classification)
     try {
-      yield* connection.connection.streamQuery<R>(query, chunkSize)
+      yield* connection.streamQuery<R>(query, chunkSize)
     } finally {
-      await connection.node.driver.releaseConnection(connection.connection)
+      try {
+        if (node.role === 'primary' && classification.access !== 'read') {
+          await this.#readYourWrites?.recordWrite(connection)
+        }
+      } finally {
+        await node.driver.releaseConnection(connection)
+      }
     }
   }
 
@@ -135,27 +180,37 @@ export class ReplicatedConnection implements DatabaseConnection {
     if (readOnly && settings.accessMode === 'read write') {
       throw new ReplicaTransactionModeError(node.name)
     }
-    const { connection } = await this.#hold(node)
+    const held = await this.#hold(node)
     await node.driver.beginTransaction(
-      connection,
+      this.#bridgeTo(held),
       readOnly ? { ...settings, accessMode: 'read only' } : settings,
     )
+    this.#inTransaction = true
+    this.#wrote = false
   }
 
   async commitTransaction(): Promise<void> {
-    const { node, connection } = this.#requireHeld('commit')
-    await node.driver.commitTransaction(connection)
+    const held = this.#requireHeld('commit')
+    // A commit that fails leaves `#wrote` set: the rollback that follows records the position.
+    await held.node.driver.commitTransaction(this.#bridgeTo(held))
+    this.#inTransaction = false
     // The position is read after COMMIT: only then is the transaction's work in the WAL for good.
-    if (this.#wrote) {
-      this.#wrote = false
-      await this.#readYourWrites?.recordWrite(connection)
-    }
+    await this.#recordTransaction(held.connection)
   }
 
   async rollbackTransaction(): Promise<void> {
-    const { node, connection } = this.#requireHeld('rollback')
-    this.#wrote = false
-    await node.driver.rollbackTransaction(connection)
+    const held = this.#requireHeld('rollback')
+    try {
+      await held.node.driver.rollbackTransaction(this.#bridgeTo(held))
+    } catch (error) {
+      this.#discarded = true
+      throw error
+    } finally {
+      this.#inTransaction = false
+      // A statement that failed showed the primary's state of that moment (a duplicate key):
+      // later reads of the scope must not go back before it.
+      await this.#recordTransaction(held.connection)
+    }
   }
 
   async savepoint(
@@ -163,66 +218,109 @@ export class ReplicatedConnection implements DatabaseConnection {
     name: string,
     compileQuery: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    const { node, connection } = this.#requireHeld(operation)
-    const step = node.driver[operation]
+    const held = this.#requireHeld(operation)
+    const { driver } = held.node
+    const step = driver[operation]
     if (step === undefined) {
       throw new UnsupportedOperationError(
-        `The driver of node "${node.name}" does not support ${operation}(); use a dialect whose driver does.`,
+        `The driver of node "${held.node.name}" does not support ${operation}(); use a dialect whose driver does.`,
       )
     }
-    await step.call(node.driver, connection, name, compileQuery)
+    await step.call(driver, this.#bridgeTo(held), name, compileQuery)
+  }
+
+  // The node connection, but whose queries come back through this object, as Kysely wrapped it
+  // (its log sees them), then go on to the node connection untouched. Everything else (a
+  // driver's own methods, Kysely's discard mark) reaches the node connection itself.
+  #bridgeTo(held: NodeConnection): DatabaseConnection {
+    if (this.#bridge === undefined) {
+      const run = <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
+        this.#control = query
+        return this.executeQuery<R>(query)
+      }
+      this.#bridge = new Proxy(held.connection, {
+        get(target, key) {
+          if (key === 'executeQuery') {
+            return run
+          }
+          const value: unknown = Reflect.get(target, key, target)
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+    }
+    return this.#bridge
+  }
+
+  async #recordTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.#wrote) {
+      this.#wrote = false
+      await this.#readYourWrites?.recordWrite(connection)
+    }
   }
 
   // Kysely compiles a single query before acquiring its connection, and the queries of a block
-  // after; only the first query of an acquisition can be a single one.
+  // after; only the first query of an acquisition can be a single one. A query compiled
+  // elsewhere (another Kysely instance with a DummyDriver) has no known time: as the first query
+  // of an acquisition, a read runs as a single read (it can depend on no session state), and
+  // anything else holds the primary, where it runs either way.
   #isSingleQuery(query: CompiledQuery): boolean {
     if (this.#held !== undefined || this.#used) {
       return false
     }
     this.#used = true
-    return TimedCompiledQuery.compiledBefore(query, this.#acquiredAt)
+    const before = compiledBefore(query, this.#acquiredAt)
+    return before ?? this.#router.classify(query).access === 'read'
   }
 
   // The hot path: one async frame for acquire, run, release and retries.
   async #runSingle<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const classification = this.#router.classify(query)
-    let node = this.#planned(classification) ?? (await this.#consistentNode(classification))
+    const planned = this.#planned(classification)
+    let attempt: Attempt = planned ?? (await this.#consistentAttempt(classification))
     const tried = this.#tried
     tried.length = 0
     for (;;) {
-      const current = node
+      const { node: current } = attempt
       // Counted from the pick, so that reads queued for a busy node's pool weigh on it too.
       const startedAt = current.stats.start()
-      let connection: DatabaseConnection
-      try {
-        connection = await current.driver.acquireConnection()
-      } catch (error) {
-        current.stats.finish(startedAt, 'node')
-        this.#noteFailure(current, error)
-        node = this.#fallBack(current, error, classification, tried)
-        continue
+      let connection = attempt.connection
+      if (connection === undefined) {
+        try {
+          connection = await current.driver.acquireConnection()
+        } catch (error) {
+          current.stats.finish(startedAt, 'node')
+          this.#noteFailure(current, error)
+          attempt = await this.#fallBack(current, error, classification, tried)
+          continue
+        }
       }
+      const writes = current.role === 'primary' && classification.access !== 'read'
       try {
         const result = await connection.executeQuery<R>(query)
         current.stats.finish(startedAt)
-        if (current.role === 'primary' && classification.access !== 'read') {
-          await this.#readYourWrites?.recordWrite(connection)
-        }
         return result
       } catch (error) {
         current.stats.finish(startedAt, this.#noteFailure(current, error) ? 'node' : 'query')
-        node = this.#fallBack(current, error, classification, tried)
+        if (writes) {
+          throw error
+        }
+        attempt = await this.#fallBack(current, error, classification, tried)
       } finally {
-        await current.driver.releaseConnection(connection)
+        try {
+          // After a failure too: see rollbackTransaction.
+          if (writes) {
+            await this.#readYourWrites?.recordWrite(connection)
+          }
+        } finally {
+          await current.driver.releaseConnection(connection)
+        }
       }
     }
   }
 
   async #runHeld<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const { node, connection } = this.#heldFor(query) ?? (await this.#holdFor(query))
-    if (node.role === 'primary') {
-      this.#wrote = true
-    }
+    const mayWrite = this.#blockStatementMayWrite(node, query)
     const startedAt = node.stats.start()
     try {
       const result = await connection.executeQuery<R>(query)
@@ -231,40 +329,71 @@ export class ReplicatedConnection implements DatabaseConnection {
     } catch (error) {
       node.stats.finish(startedAt, this.#noteFailure(node, error) ? 'node' : 'query')
       throw error
+    } finally {
+      await this.#afterBlockStatement(connection, mayWrite)
     }
   }
 
-  async #acquireWithFallback(
-    first: DatabaseNode,
-    classification: QueryClassification,
-    tried: DatabaseNode[],
-  ): Promise<Held> {
-    let node = first
+  // Whether read-your-writes must record a statement of a block: one that may write, on the
+  // primary. Read-only blocks record nothing.
+  #blockStatementMayWrite(node: DatabaseNode, query: CompiledQuery): boolean {
+    if (
+      this.#readYourWrites === undefined ||
+      node.role !== 'primary' ||
+      this.#router.classify(query).access === 'read'
+    ) {
+      return false
+    }
+    if (this.#inTransaction) {
+      this.#wrote = true
+      return false
+    }
+    return true
+  }
+
+  // Outside a transaction a statement commits on its own: recorded now, it is seen by a read
+  // made through `db` while the block goes on.
+  async #afterBlockStatement(connection: DatabaseConnection, mayWrite: boolean): Promise<void> {
+    if (mayWrite) {
+      await this.#readYourWrites?.recordWrite(connection)
+    }
+  }
+
+  async #connectForStream(classification: QueryClassification): Promise<NodeConnection> {
+    const tried: DatabaseNode[] = []
+    let attempt: Attempt =
+      this.#planned(classification) ?? (await this.#consistentAttempt(classification))
     for (;;) {
+      const { node, connection } = attempt
+      if (connection !== undefined) {
+        return { node, connection }
+      }
       try {
         return await this.#acquireOn(node)
       } catch (error) {
-        node = this.#fallBack(node, error, classification, tried)
+        attempt = await this.#fallBack(node, error, classification, tried)
       }
     }
   }
 
-  #fallBack(
+  /**
+   * Where a single query goes after failing on `failed`, or throws `error` when it must not be
+   * retried. A read is idempotent: one that failed on the primary for a node-level reason (a
+   * terminated session, a reset) is retried once there, on a fresh connection.
+   */
+  async #fallBack(
     failed: DatabaseNode,
     error: unknown,
     classification: QueryClassification,
     tried: DatabaseNode[],
-  ): DatabaseNode {
+  ): Promise<Attempt> {
     // A read that had to see its scope's last write must not be retried on a replica without it.
     const plan = this.#pin === undefined ? this.#readYourWrites?.plan() : undefined
-    const next = this.#router.nextAfterFailure(
-      failed,
-      error,
-      classification,
-      this.#pin,
-      tried,
-      typeof plan === 'bigint' ? plan : undefined,
-    )
+    const atLeast = typeof plan === 'bigint' ? plan : undefined
+    const next =
+      failed.role === 'primary'
+        ? this.#primaryRetry(failed, error, classification, tried)
+        : this.#router.nextAfterFailure(failed, error, classification, this.#pin, tried, atLeast)
     if (next === undefined) {
       throw error
     }
@@ -273,43 +402,87 @@ export class ReplicatedConnection implements DatabaseConnection {
       events.emit('fallback', { from: failed.name, to: next.name, error: describeError(error) })
     }
     this.#chosen = this.#pin === undefined ? undefined : next
-    return next
+    if (atLeast === undefined || next.role !== 'replica') {
+      return { node: next }
+    }
+    // The replica was chosen on what is known of it; the read runs only where it is checked.
+    return (
+      (await this.#readYourWrites?.tryLease(next, atLeast)) ?? this.#primaryForRead(classification)
+    )
+  }
+
+  #primaryRetry(
+    failed: DatabaseNode,
+    error: unknown,
+    classification: QueryClassification,
+    tried: DatabaseNode[],
+  ): DatabaseNode | undefined {
+    if (
+      classification.access !== 'read' ||
+      this.#pin !== undefined ||
+      tried.includes(failed) ||
+      !failed.health.isNodeFailure(error)
+    ) {
+      return undefined
+    }
+    tried.push(failed)
+    return this.#primaryForRead(classification).node
   }
 
   // The node for a single query, or `undefined` when read-your-writes must first find a replica
   // that has replayed the scope's last write (asynchronously).
-  #planned(classification: QueryClassification): DatabaseNode | undefined {
+  #planned(classification: QueryClassification): Attempt | undefined {
     const readYourWrites = this.#readYourWrites
     if (
       readYourWrites === undefined ||
       this.#pin !== undefined ||
       classification.access !== 'read'
     ) {
-      return this.#firstNode(classification)
+      return { node: this.#firstNode(classification) }
     }
     const plan = readYourWrites.plan()
     if (plan === 'any') {
-      return this.#firstNode(classification)
+      return { node: this.#firstNode(classification) }
     }
     if (plan === 'primary') {
-      const primary = this.#router.primary
-      this.#emitRoute(primary, 'read-your-writes')
-      return primary
+      return this.#primaryForRead(classification)
     }
     return undefined
   }
 
-  async #consistentNode(classification: QueryClassification): Promise<DatabaseNode> {
+  async #consistentAttempt(classification: QueryClassification): Promise<Attempt> {
     const readYourWrites = this.#readYourWrites
     const plan = readYourWrites?.plan()
-    const replica = typeof plan === 'bigint' ? await readYourWrites?.replicaAt(plan) : undefined
-    if (replica === undefined) {
-      const primary = this.#router.primary
-      this.#emitRoute(primary, 'read-your-writes')
-      return primary
+    const leased = typeof plan === 'bigint' ? await readYourWrites?.replicaAt(plan) : undefined
+    if (leased === undefined) {
+      return this.#primaryForRead(classification)
     }
-    this.#emitRoute(replica, classification.reason)
-    return replica
+    this.#emitRoute(leased.node, classification.reason)
+    return leased
+  }
+
+  // The primary for a read that read-your-writes (or a retry) sends there. A read never needs
+  // the primary to be up unless the user asked for it: with none up, a replica serves it, and an
+  // event says it may miss the scope's last writes.
+  #primaryForRead(classification: QueryClassification): Attempt {
+    let primary: DatabaseNode
+    try {
+      primary = this.#router.primary
+    } catch (error) {
+      const available = this.#router.available
+      if (!(error instanceof ReplicasError) || available.length === 0) {
+        throw error
+      }
+      const replica = this.#router.pick(available)
+      this.#router.events.emit('consistency', {
+        kind: 'read-unconfirmed',
+        detail: `no primary is up (${error.message}); read on ${replica.name}`,
+      })
+      this.#emitRoute(replica, classification.reason)
+      return { node: replica }
+    }
+    this.#emitRoute(primary, 'read-your-writes')
+    return { node: primary }
   }
 
   #firstNode(classification: QueryClassification): DatabaseNode {
@@ -323,7 +496,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     return node
   }
 
-  async #acquireOn(node: DatabaseNode): Promise<Held> {
+  async #acquireOn(node: DatabaseNode): Promise<NodeConnection> {
     try {
       return { node, connection: await node.driver.acquireConnection() }
     } catch (error) {
@@ -335,7 +508,7 @@ export class ReplicatedConnection implements DatabaseConnection {
 
   // The held connection for a query of the block, when the block already holds one: no promise
   // on the path every query of a transaction takes.
-  #heldFor(query: CompiledQuery): Held | undefined {
+  #heldFor(query: CompiledQuery): NodeConnection | undefined {
     const held = this.#held
     if (held !== undefined) {
       this.#router.assertRunnableOn(held.node, query)
@@ -344,7 +517,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     return held
   }
 
-  async #holdFor(query: CompiledQuery): Promise<Held> {
+  async #holdFor(query: CompiledQuery): Promise<NodeConnection> {
     const held = this.#heldFor(query)
     if (held !== undefined) {
       return held
@@ -364,7 +537,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     return this.#pin === undefined ? this.#router.primary : this.#router.nodeForTarget(this.#pin)
   }
 
-  async #hold(node: DatabaseNode): Promise<Held> {
+  async #hold(node: DatabaseNode): Promise<NodeConnection> {
     if (this.#held !== undefined) {
       return this.#held
     }
@@ -374,7 +547,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     return held
   }
 
-  #requireHeld(operation: string): Held {
+  #requireHeld(operation: string): NodeConnection {
     if (this.#held === undefined) {
       throw new UnsupportedOperationError(`${operation}() was called before the transaction began.`)
     }
@@ -382,11 +555,13 @@ export class ReplicatedConnection implements DatabaseConnection {
   }
 
   // A replica is taken out of rotation (reads have somewhere else to go); a primary is not, but
-  // its failure may mean a failover, which a topology monitor wants to know at once.
-  // Returns whether the error was the node's fault.
+  // its failure may mean a failover, which a topology monitor wants to know at once. A pool with
+  // no free connection (saturated) is busy, not dead: nothing is marked or reported.
+  // Returns whether the node, not the query, failed.
   #noteFailure(node: DatabaseNode, error: unknown): boolean {
-    if (!node.health.isNodeFailure(error)) {
-      return false
+    const kind = node.health.failureKind(error)
+    if (kind !== 'node') {
+      return kind === 'saturated'
     }
     if (node.role === 'replica') {
       node.health.markDown(error)

@@ -1,4 +1,5 @@
 import type { DatabaseConnection } from 'kysely'
+import type { ReplayedPosition } from './known-replay.js'
 
 /**
  * How a database tells positions in its replication stream, for read-your-writes by position:
@@ -8,8 +9,12 @@ import type { DatabaseConnection } from 'kysely'
 export interface PositionSource {
   /** The primary's position now, asked on a primary connection right after a write. */
   primaryPosition(connection: DatabaseConnection): Promise<bigint>
-  /** How far a replica has replayed, asked on one of its connections. */
-  replayedPosition(connection: DatabaseConnection): Promise<bigint>
+  /**
+   * How far a replica has replayed, asked on the connection that will then run the read. With
+   * the server that answered (`{ position, server }`), what is learnt serves every connection to
+   * that server; a bare position serves that connection only.
+   */
+  replayedPosition(connection: DatabaseConnection): Promise<bigint | ReplayedPosition>
   /**
    * What identifies the cluster (the same on the primary and its physical replicas), so that a
    * token from another cluster is recognized.

@@ -1,11 +1,13 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import type { DatabaseConnection } from 'kysely'
 import { StaleReadError } from '../errors.js'
 import type { ReplicasEvents } from '../events/replicas-events.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
+import type { NodeConnection } from '../nodes/node-connection.js'
 import type { NodeRouter } from '../routing/node-router.js'
 import { ConsistencyScope } from './consistency-scope.js'
+import type { ConsistencyState } from './consistency-state.js'
 import { decodeToken, encodeToken } from './consistency-token.js'
+import type { ReplayedPosition } from './known-replay.js'
 import type { ReadYourWritesOptions } from './read-your-writes-config.js'
 
 /** Where a read of the current scope may go: anywhere, the primary, or a replica at a position. */
@@ -14,31 +16,35 @@ export type ReadPlan = 'any' | 'primary' | bigint
 const POLL_MS = 5
 
 /**
- * Read-your-writes for one Kysely instance: the scopes (one per `runInScope()`, else the
- * instance's own), what writes record in them, and where their reads may go.
+ * Read-your-writes for one Kysely instance: what writes record in the scopes (shared by every
+ * instance of the dialect, see {@link ConsistencyState}) and where their reads may go.
  */
 export class ReadYourWrites {
   readonly #options: ReadYourWritesOptions
   readonly #router: NodeRouter
   readonly #events: ReplicasEvents
-  readonly #storage = new AsyncLocalStorage<ConsistencyScope>()
-  readonly #instanceScope = new ConsistencyScope()
-  #clusterId: string | undefined
+  readonly #state: ConsistencyState
 
-  constructor(options: ReadYourWritesOptions, router: NodeRouter, events: ReplicasEvents) {
+  constructor(
+    options: ReadYourWritesOptions,
+    router: NodeRouter,
+    events: ReplicasEvents,
+    state: ConsistencyState,
+  ) {
     this.#options = options
     this.#router = router
     this.#events = events
+    this.#state = state
   }
 
   /** The scope of the code running now. */
   scope(): ConsistencyScope {
-    return this.#storage.getStore() ?? this.#instanceScope
+    return this.#state.scope()
   }
 
   /** Where a read of the current scope may go. Cheap when the scope wrote nothing. */
   plan(): ReadPlan {
-    const scope = this.scope()
+    const scope = this.#state.scope()
     const lastWriteAt = scope.lastWriteAt
     if (lastWriteAt === undefined) {
       return 'any'
@@ -53,17 +59,21 @@ export class ReadYourWrites {
     return scope.position ?? 'any'
   }
 
-  /** Records a write that just committed on the primary, on its connection. */
+  /**
+   * Records, on its connection, a statement that ran on the primary and may have written: after
+   * it committed, or after it failed (what the error reported, a duplicate key say, was the
+   * primary's state of that moment, and later reads of the scope must not go back before it).
+   */
   async recordWrite(connection: DatabaseConnection): Promise<void> {
-    const scope = this.scope()
+    const scope = this.#state.scope()
     const { positions } = this.#options
     let position: bigint | undefined
     if (this.#options.mode === 'position' && positions !== undefined) {
       try {
         position = await positions.primaryPosition(connection)
-        this.#clusterId ??= await positions.clusterId(connection)
+        this.#state.clusterId ??= await positions.clusterId(connection)
       } catch {
-        // The write is done; without its position its scope falls back to the primary.
+        // Without its position the write keeps its scope's reads on the primary for the window.
         position = undefined
       }
     }
@@ -71,13 +81,12 @@ export class ReadYourWrites {
   }
 
   /**
-   * A replica that has replayed `position`: the balancer's pick if it has (known from an earlier
-   * check or a monitor, else asked), else another one that has, else the first to get there
-   * within `maxWaitMs`. `undefined` means the primary (no replica, or a timeout with
-   * `onTimeout: 'primary'`). Asking the balancer first keeps reads spread: a replica that is
-   * checked once per position is not preferred over one that was not checked yet.
+   * A connection to a replica that has replayed `position`, checked on that very connection (so
+   * that a load-balanced endpoint, one address for several servers, is served right): the
+   * balancer's pick first, then the others, then again every few ms for up to `maxWaitMs`.
+   * `undefined` means the primary (no replica, or a timeout with `onTimeout: 'primary'`).
    */
-  async replicaAt(position: bigint): Promise<DatabaseNode | undefined> {
+  async replicaAt(position: bigint): Promise<NodeConnection | undefined> {
     const started = performance.now()
     for (;;) {
       const available = this.#router.available
@@ -85,12 +94,14 @@ export class ReadYourWrites {
         return undefined
       }
       const first = this.#router.pick(available)
-      if (await this.#hasReplayed(first, position)) {
-        return first
+      const found = await this.tryLease(first, position)
+      if (found !== undefined) {
+        return found
       }
       for (const node of available) {
-        if (node !== first && (await this.#hasReplayed(node, position))) {
-          return node
+        const other = node === first ? undefined : await this.tryLease(node, position)
+        if (other !== undefined) {
+          return other
         }
       }
       const waited = performance.now() - started
@@ -101,21 +112,73 @@ export class ReadYourWrites {
     }
   }
 
-  async #hasReplayed(node: DatabaseNode, position: bigint): Promise<boolean> {
-    return (node.replayed ?? -1n) >= position || (await this.#replayed(node)) >= position
+  /**
+   * A connection of `node` on which `position` has been replayed, or `undefined` (the connection
+   * went back to the pool). Throws what acquiring or checking threw, the connection released.
+   */
+  async leaseAt(node: DatabaseNode, position: bigint): Promise<DatabaseConnection | undefined> {
+    const connection = await node.driver.acquireConnection()
+    try {
+      if (await this.#hasReplayed(node, connection, position)) {
+        return connection
+      }
+    } catch (error) {
+      await node.driver.releaseConnection(connection)
+      throw error
+    }
+    await node.driver.releaseConnection(connection)
+    return undefined
+  }
+
+  /** {@link leaseAt} that never throws: a replica that fails is skipped (and marked down when the failure is its own). */
+  async tryLease(node: DatabaseNode, position: bigint): Promise<NodeConnection | undefined> {
+    try {
+      const connection = await this.leaseAt(node, position)
+      return connection === undefined ? undefined : { node, connection }
+    } catch (error) {
+      // An unreachable replica cannot serve the read; one that failed for a node-level reason
+      // leaves the rotation, as it would for a read.
+      if (node.health.isNodeFailure(error)) {
+        node.health.markDown(error)
+      }
+      return undefined
+    }
+  }
+
+  async #hasReplayed(
+    node: DatabaseNode,
+    connection: DatabaseConnection,
+    position: bigint,
+  ): Promise<boolean> {
+    const { replay } = this.#state
+    if (replay.of(connection) >= position) {
+      return true
+    }
+    const { positions } = this.#options
+    if (positions === undefined) {
+      return false
+    }
+    const replayed = asReplayed(await positions.replayedPosition(connection))
+    replay.note(connection, replayed)
+    node.noteReplayed(replayed.position)
+    return replayed.position >= position
   }
 
   /** Runs `fn` in a new scope, started from a token when one is given. */
   async run<T>(fn: () => Promise<T> | T, token?: string): Promise<T> {
     const scope = token === undefined ? new ConsistencyScope() : await this.#scopeFrom(token)
-    return this.#storage.run(scope, fn)
+    return this.#state.run(scope, fn)
   }
 
   /** The current scope as an opaque token, to carry to another request, process or server. */
   token(): string {
-    const scope = this.scope()
+    const scope = this.#state.scope()
     return encodeToken(
-      { cluster: this.#clusterId ?? '', position: scope.position, lastWriteAt: scope.lastWriteAt },
+      {
+        cluster: this.#state.clusterId ?? '',
+        position: scope.position,
+        lastWriteAt: scope.lastWriteAt,
+      },
       this.#options.tokenSecret,
     )
   }
@@ -134,52 +197,44 @@ export class ReadYourWrites {
       return new ConsistencyScope(undefined, lastWriteAt)
     }
     const cluster = await this.#ownClusterId()
-    if (cluster === undefined) {
-      // Unverifiable for now: keep the reads of the window on the primary, the safe side.
-      return new ConsistencyScope(undefined, Date.now())
-    }
-    if (cluster !== content.cluster) {
+    // Unverifiable (no node answers): the position is kept. At worst a token from another
+    // cluster costs one bounded wait, while dropping it could show a stale read.
+    if (cluster !== undefined && cluster !== content.cluster) {
       this.#reject('other-cluster')
       return new ConsistencyScope()
     }
     return new ConsistencyScope(content.position, lastWriteAt)
   }
 
+  // Any node tells the cluster's identity (physical replicas share the primary's), so a token is
+  // verified while the primary is down, during a failover.
   async #ownClusterId(): Promise<string | undefined> {
     const { positions } = this.#options
-    if (this.#clusterId !== undefined || positions === undefined) {
-      return this.#clusterId
+    if (this.#state.clusterId !== undefined || positions === undefined) {
+      return this.#state.clusterId
     }
-    try {
-      this.#clusterId = await this.#onNode(this.#router.primary, (connection) =>
-        positions.clusterId(connection),
-      )
-    } catch {
-      return undefined
+    for (const node of this.#router.nodes) {
+      if (!node.health.isUp) {
+        continue
+      }
+      try {
+        this.#state.clusterId = await this.#onNode(node, (connection) =>
+          positions.clusterId(connection),
+        )
+        return this.#state.clusterId
+      } catch {
+        // The next node may answer.
+      }
     }
-    return this.#clusterId
-  }
-
-  async #replayed(node: DatabaseNode): Promise<bigint> {
-    const { positions } = this.#options
-    if (positions === undefined) {
-      return -1n
-    }
-    try {
-      const replayed = await this.#onNode(node, (connection) =>
-        positions.replayedPosition(connection),
-      )
-      node.noteReplayed(replayed)
-      return replayed
-    } catch {
-      // An unreachable replica cannot serve the read; its health is the health checks' business.
-      return -1n
-    }
+    return undefined
   }
 
   async #timedOut(position: bigint, waited: number): Promise<undefined> {
-    await this.#clampToPrimary(position)
-    if (this.#options.onTimeout === 'error') {
+    // A position beyond the primary's (a token from the future, or from before a failover that
+    // lost writes) is one no replica can reach: lowered to what exists, the read goes to the
+    // primary, which has it, and is no stale read.
+    const clamped = await this.#clampToPrimary(position)
+    if (this.#options.onTimeout === 'error' && !clamped) {
       throw new StaleReadError(Math.round(waited))
     }
     if (this.#events.listening('consistency')) {
@@ -191,26 +246,28 @@ export class ReadYourWrites {
     return undefined
   }
 
-  // A position beyond the primary's (a token from before a failover, from a primary that lost
-  // writes) would make every read of the scope wait: lower it to what exists.
-  async #clampToPrimary(position: bigint): Promise<void> {
+  /** Whether the scope's position was beyond the primary's, and was lowered to it. */
+  async #clampToPrimary(position: bigint): Promise<boolean> {
     const { positions } = this.#options
     if (positions === undefined) {
-      return
+      return false
     }
     try {
       const current = await this.#onNode(this.#router.primary, (connection) =>
         positions.primaryPosition(connection),
       )
-      if (position > current) {
-        this.scope().clamp(current)
-        this.#events.emit('consistency', {
-          kind: 'token-clamped',
-          detail: `position ${position.toString(16)} is beyond the primary's ${current.toString(16)}`,
-        })
+      if (position <= current) {
+        return false
       }
+      this.#state.scope().clamp(current)
+      this.#events.emit('consistency', {
+        kind: 'token-clamped',
+        detail: `position ${position.toString(16)} is beyond the primary's ${current.toString(16)}`,
+      })
+      return true
     } catch {
-      // Without the primary's position the scope stays as it is; reads still go to the primary.
+      // Without the primary's position the scope stays as it is.
+      return false
     }
   }
 
@@ -229,6 +286,10 @@ export class ReadYourWrites {
   #reject(reason: string): void {
     this.#events.emit('consistency', { kind: 'token-rejected', detail: reason })
   }
+}
+
+function asReplayed(replayed: bigint | ReplayedPosition): ReplayedPosition {
+  return typeof replayed === 'bigint' ? { position: replayed } : replayed
 }
 
 function sleep(ms: number): Promise<void> {

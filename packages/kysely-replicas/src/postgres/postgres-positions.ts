@@ -1,4 +1,5 @@
 import { CompiledQuery, type DatabaseConnection } from 'kysely'
+import type { ReplayedPosition } from '../consistency/known-replay.js'
 import type { PositionSource } from '../consistency/position-source.js'
 import { parseLsn } from './lsn.js'
 
@@ -11,9 +12,11 @@ const CURRENT = CompiledQuery.raw(
 // The sizes of a WAL page header (short, and long at the start of a segment), MAXALIGNed.
 const PAGE_HEADERS: ReadonlySet<bigint> = new Set([24n, 40n])
 // A node that is no longer in recovery (promoted) has replayed all it has; pg_current_wal_lsn()
-// fails during recovery, hence the case.
+// fails during recovery, hence the case. The server is named by its address and start time: two
+// servers behind one load-balanced endpoint differ, and a server that restarts (after a rewind,
+// say) is a new one.
 const REPLAYED = CompiledQuery.raw(
-  'select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn',
+  "select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn, concat_ws('/', inet_server_addr(), inet_server_port(), pg_postmaster_start_time()) as server",
 )
 const CLUSTER = CompiledQuery.raw('select system_identifier::text as id from pg_control_system()')
 
@@ -32,7 +35,11 @@ export const postgresPositions: PositionSource = Object.freeze({
     const row = rows[0]
     return row?.lsn == null ? 0n : commitEnd(parseLsn(row.lsn), BigInt(row.block))
   },
-  replayedPosition: (connection: DatabaseConnection) => lsnOf(connection, REPLAYED),
+  async replayedPosition(connection: DatabaseConnection): Promise<ReplayedPosition> {
+    const { rows } = await connection.executeQuery<{ lsn: string | null; server: string }>(REPLAYED)
+    const row = rows[0]
+    return { position: row?.lsn == null ? 0n : parseLsn(row.lsn), server: row?.server }
+  },
   async clusterId(connection: DatabaseConnection): Promise<string> {
     const { rows } = await connection.executeQuery<{ id: string }>(CLUSTER)
     return rows[0]?.id ?? ''
@@ -48,10 +55,4 @@ export const postgresPositions: PositionSource = Object.freeze({
 function commitEnd(insertPosition: bigint, blockSize: bigint): bigint {
   const offset = insertPosition % blockSize
   return PAGE_HEADERS.has(offset) ? insertPosition - offset : insertPosition
-}
-
-async function lsnOf(connection: DatabaseConnection, query: CompiledQuery): Promise<bigint> {
-  const { rows } = await connection.executeQuery<{ lsn: string | null }>(query)
-  const lsn = rows[0]?.lsn
-  return lsn === null || lsn === undefined ? 0n : parseLsn(lsn)
 }

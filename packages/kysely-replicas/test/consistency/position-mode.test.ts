@@ -3,6 +3,7 @@ import {
   type ConsistencyEvent,
   type PositionSource,
   type ReadYourWritesConfig,
+  type ReplayedPosition,
   replicationOf,
   StaleReadError,
 } from 'kysely-replicas'
@@ -26,8 +27,10 @@ class MemoryPositions implements PositionSource {
     return this.primary
   }
 
-  async replayedPosition(connection: DatabaseConnection): Promise<bigint> {
-    return this.replayed.get(await this.#ask(connection, 'replayed position')) ?? 0n
+  // Each node is one server: what a check learns holds for the node's other connections.
+  async replayedPosition(connection: DatabaseConnection): Promise<ReplayedPosition> {
+    const server = await this.#ask(connection, 'replayed position')
+    return { position: this.replayed.get(server) ?? 0n, server }
   }
 
   async clusterId(connection: DatabaseConnection): Promise<string> {
@@ -197,7 +200,7 @@ describe('read-your-writes by position', () => {
     expect(journal.allReleased).toBe(true)
   })
 
-  it('records a transaction at its commit, and a rolled back one not at all', async () => {
+  it('records a transaction at its commit, and a rolled back one that wrote at its rollback', async () => {
     const { db, journal, positions } = database
     positions.primary = 100n
     await replicationOf(db).runInScope(async () => {
@@ -220,18 +223,23 @@ describe('read-your-writes by position', () => {
           throw new Error('boom')
         }),
       ).rejects.toThrow('boom')
-      expect(journal.nodesFor('-- primary position')).toEqual([])
-      expect(replicationOf(db).token()).toBe('ryw1.cluster-a..')
+      // What the failed transaction saw (a duplicate key, say) must not be unseen by later reads.
+      expect(journal.entries.map((entry) => entry.sql).slice(-2)).toEqual([
+        'rollback',
+        '-- primary position',
+      ])
+      expect(replicationOf(db).token()).toMatch(/^ryw1\.cluster-a\.64\./)
     })
   })
 
-  it('records a write of a connection() block when the block ends', async () => {
+  it('records a write of a connection() block right after the statement', async () => {
     const { db, journal, positions } = database
     positions.primary = 100n
     const node = await replicationOf(db).runInScope(async () => {
       await db.connection().execute(async (connection) => {
         await connection.insertInto('person').values({ id: 1, name: 'a' }).execute()
-        expect(journal.nodesFor('-- primary position')).toEqual([])
+        expect(journal.nodesFor('-- primary position')).toEqual(['primary'])
+        await connection.selectFrom('person').selectAll().execute()
       })
       return readNode(db, journal)
     })

@@ -95,7 +95,7 @@ describe("read-your-writes, mode 'sticky'", () => {
     )
   })
 
-  it('counts a transaction that committed, not one rolled back', async () => {
+  it('counts a transaction that committed or rolled back after writing, not one that only read', async () => {
     const { db, journal } = database
     const replication = replicationOf(db)
     const afterCommit = await replication.runInScope(async () => {
@@ -112,8 +112,13 @@ describe("read-your-writes, mode 'sticky'", () => {
         .catch(() => {})
       return readNodes(db, journal, 2)
     })
+    const afterReadOnly = await replication.runInScope(async () => {
+      await db.transaction().execute((trx) => trx.selectFrom('person').selectAll().execute())
+      return readNodes(db, journal, 2)
+    })
     expect(afterCommit).toEqual(['primary', 'primary'])
-    expect(new Set(afterRollback)).toEqual(new Set(['replica-0', 'replica-1']))
+    expect(afterRollback).toEqual(['primary', 'primary'])
+    expect(new Set(afterReadOnly)).toEqual(new Set(['replica-0', 'replica-1']))
   })
 
   it('carries the window to another scope with a token, and asks no node for positions', async () => {

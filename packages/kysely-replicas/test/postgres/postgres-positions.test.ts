@@ -45,10 +45,12 @@ describe('postgresPositions', () => {
     ).toBe(0x2018n)
   })
 
-  it('reads a replica’s replay position and the cluster id', async () => {
-    expect(await postgresPositions.replayedPosition(answering({ lsn: '0/16B3748' }))).toBe(
-      0x16b3748n,
-    )
+  it('reads a replica’s replay position with the server that answered, and the cluster id', async () => {
+    expect(
+      await postgresPositions.replayedPosition(
+        answering({ lsn: '0/16B3748', server: '127.0.0.1/5433/2026-12-02 06:00:00+00' }),
+      ),
+    ).toEqual({ position: 0x16b3748n, server: '127.0.0.1/5433/2026-12-02 06:00:00+00' })
     expect(await postgresPositions.clusterId(answering({ id: '7441234567890123456' }))).toBe(
       '7441234567890123456',
     )

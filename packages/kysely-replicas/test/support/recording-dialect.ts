@@ -92,6 +92,8 @@ class RecordingDriver implements Driver {
   readonly #journal: Journal
   readonly #failOn: 'init' | 'destroy' | undefined
   #connections = 0
+  // Like a pool, the last connection given back is the next one handed out.
+  readonly #idle: RecordingConnection[] = []
 
   constructor(name: string, journal: Journal, failOn: 'init' | 'destroy' | undefined) {
     this.#name = name
@@ -112,7 +114,9 @@ class RecordingDriver implements Driver {
       throw Object.assign(new Error(`connect ECONNREFUSED ${this.#name}`), { code: 'ECONNREFUSED' })
     }
     this.#journal.outstanding.set(this.#name, (this.#journal.outstanding.get(this.#name) ?? 0) + 1)
-    return new RecordingConnection(this.#name, ++this.#connections, this.#journal)
+    return (
+      this.#idle.pop() ?? new RecordingConnection(this.#name, ++this.#connections, this.#journal)
+    )
   }
 
   async beginTransaction(
@@ -145,7 +149,10 @@ class RecordingDriver implements Driver {
     record(connection, `release savepoint ${name}`)
   }
 
-  async releaseConnection(): Promise<void> {
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    if (connection instanceof RecordingConnection) {
+      this.#idle.push(connection)
+    }
     this.#journal.outstanding.set(this.#name, (this.#journal.outstanding.get(this.#name) ?? 0) - 1)
   }
 

@@ -1,0 +1,28 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { ConsistencyScope } from './consistency-scope.js'
+import { KnownReplay } from './known-replay.js'
+
+/**
+ * What read-your-writes knows for one `ReplicatedDialect` object, whatever the number of Kysely
+ * instances built on it (one with `CamelCasePlugin`, one without): the scopes, the cluster's
+ * identity and the replay positions seen on the servers. A write through one instance is then
+ * seen by a read through another.
+ */
+export class ConsistencyState {
+  readonly #storage = new AsyncLocalStorage<ConsistencyScope>()
+  readonly #dialectScope = new ConsistencyScope()
+  /** Replay positions seen per server and per connection. */
+  readonly replay = new KnownReplay()
+  /** The cluster's identity once read from any node (see `PositionSource.clusterId`). */
+  clusterId: string | undefined
+
+  /** The scope of the code running now: the innermost `runInScope()`, else the dialect's own. */
+  scope(): ConsistencyScope {
+    return this.#storage.getStore() ?? this.#dialectScope
+  }
+
+  /** Runs `fn` in `scope`. */
+  run<T>(scope: ConsistencyScope, fn: () => Promise<T> | T): Promise<T> | T {
+    return this.#storage.run(scope, fn)
+  }
+}
