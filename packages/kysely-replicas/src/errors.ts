@@ -211,6 +211,17 @@ export class StaleReadError extends ReplicasError {
 export class UnsupportedOperationError extends ReplicasError {}
 
 /**
+ * A function of kysely-replicas was called with an argument it cannot use: an event name that
+ * does not exist, a listener that is not a function, something `explain()` cannot read. The
+ * message says what was given and what is accepted.
+ *
+ * ```ts
+ * replicationOf(db).on('nodedown' as never, log) // throws: did you mean 'node-down'?
+ * ```
+ */
+export class InvalidArgumentError extends ReplicasError {}
+
+/**
  * `init()` or `destroy()` failed on one or more nodes. `errors` holds one error per failed node;
  * every message starts with the node's name (never its connection string). `destroy()` still
  * closes every node it can before throwing this.

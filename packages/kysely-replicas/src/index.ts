@@ -10,10 +10,12 @@ export { RandomBalancer } from './balancing/random-balancer.js'
 export type { ReplicaCandidate } from './balancing/replica-candidate.js'
 export { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
 export { WeightedBalancer } from './balancing/weighted-balancer.js'
+export type { ReplayedPosition } from './consistency/known-replay.js'
 export type { PositionSource } from './consistency/position-source.js'
 export type { ReadYourWritesConfig } from './consistency/read-your-writes-config.js'
 export type { ReadYourWritesMode } from './consistency/read-your-writes-mode.js'
 export {
+  InvalidArgumentError,
   InvalidConfigError,
   NodeLifecycleError,
   NoPrimaryError,
@@ -63,6 +65,7 @@ export {
   type RouteExplanation,
   replicationOf,
 } from './replication.js'
+export { InvalidWritingFunctionError } from './routing/invalid-writing-function-error.js'
 export type {
   QueryAccess,
   QueryClassification,

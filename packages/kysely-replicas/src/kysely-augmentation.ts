@@ -30,7 +30,9 @@ declare module 'kysely' {
   }
 }
 
-// Defined as non-enumerable methods, like the class's own.
+// Defined as non-enumerable methods, like the class's own. Both entries import this module; the
+// build keeps it in their shared chunk, so it runs once per module format, and running it again
+// (a second copy of the package) defines the same methods over the first ones.
 Object.defineProperties(Kysely.prototype, {
   onPrimary: {
     configurable: true,

@@ -1,5 +1,6 @@
 import type { Dialect } from 'kysely'
 import type { BalancingOption } from './balancing/create-balancer.js'
+import { checkOptionNames, type OptionNames } from './config/check-options.js'
 import type { ReadYourWritesConfig } from './consistency/read-your-writes-config.js'
 import { InvalidConfigError } from './errors.js'
 import { type FallbackPolicy, normalizeFallback } from './health/fallback-policy.js'
@@ -90,6 +91,25 @@ export interface ReplicatedDialectConfig {
   readonly readYourWrites?: ReadYourWritesConfig | false
 }
 
+/** The options of {@link ReplicatedDialectConfig}, to refuse any other (a misspelled one). */
+export const REPLICATED_DIALECT_OPTIONS: OptionNames<ReplicatedDialectConfig> = Object.freeze({
+  primary: true,
+  replicas: true,
+  writingFunctions: true,
+  sessionReset: true,
+  balancing: true,
+  fallback: true,
+  health: true,
+  monitor: true,
+  readYourWrites: true,
+})
+
+const NODE_OPTIONS: OptionNames<ReplicaConfig> = Object.freeze({
+  dialect: true,
+  name: true,
+  weight: true,
+})
+
 /** A node as the driver sees it. */
 export interface NodeConfig {
   readonly name: string
@@ -117,6 +137,7 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
       'ReplicatedDialect needs a config object: new ReplicatedDialect({ primary, replicas }).',
     )
   }
+  checkOptionNames(config, REPLICATED_DIALECT_OPTIONS, 'ReplicatedDialect')
   const primary = normalizeNode(config.primary, 'primary', 'primary')
   const replicas = normalizeReplicas(config.replicas)
   assertUniqueNames([primary, ...replicas])
@@ -173,22 +194,37 @@ function normalizeNode(
   if (isDialect(node)) {
     return Object.freeze({ name: defaultName, dialect: node, weight: 1 })
   }
+  if (typeof node === 'object' && node !== null && !Array.isArray(node)) {
+    checkOptionNames(node, NODE_OPTIONS, where)
+  }
   if (typeof node !== 'object' || node === null || !isDialect(node.dialect)) {
     throw new InvalidConfigError(
       `${where} must be a Kysely Dialect (such as new PostgresDialect({ pool })) or { dialect, name }.`,
     )
   }
-  const name = node.name ?? defaultName
+  return Object.freeze({
+    name: checkNodeName(node.name ?? defaultName, where),
+    dialect: node.dialect,
+    weight: checkNodeWeight(node.weight ?? 1, where),
+  })
+}
+
+/** A node's name, checked; `where` names the node in the error (`replicas[1]`, `nodes[2]`). */
+export function checkNodeName(name: unknown, where: string): string {
   if (typeof name !== 'string' || name.trim() === '') {
     throw new InvalidConfigError(`${where}.name must be a non-empty string.`)
   }
-  const weight = node.weight ?? 1
+  return name
+}
+
+/** A node's weight, checked; `where` names the node in the error. */
+export function checkNodeWeight(weight: unknown, where: string): number {
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
     throw new InvalidConfigError(
       `${where}.weight must be a positive finite number, got ${String(weight)}.`,
     )
   }
-  return Object.freeze({ name, dialect: node.dialect, weight })
+  return weight
 }
 
 function isDialect(value: unknown): value is Dialect {

@@ -1,6 +1,8 @@
-import type { CompiledQuery, Kysely } from 'kysely'
+import type { CompiledQuery, Kysely, RawBuilder, RootOperationNode } from 'kysely'
+import { describeValue } from './config/describe-value.js'
 import type { ReadYourWrites } from './consistency/read-your-writes.js'
 import type { ReadYourWritesMode } from './consistency/read-your-writes-mode.js'
+import { InvalidArgumentError } from './errors.js'
 import type { ReplicasEventMap, ReplicasListener } from './events/replicas-events.js'
 import type { DatabaseNode, NodeRole } from './nodes/database-node.js'
 import type { NodeRouter } from './routing/node-router.js'
@@ -95,6 +97,11 @@ export class Replication {
    * ```
    */
   runInScope<T>(fn: () => Promise<T> | T, token?: string): Promise<T> {
+    if (typeof fn !== 'function') {
+      throw new InvalidArgumentError(
+        `replicationOf(db).runInScope(fn, token): fn must be the function to run in the scope, got ${describeValue(fn)}.`,
+      )
+    }
     // With read-your-writes off there is nothing to scope: middleware need not branch on it.
     if (this.#readYourWrites === undefined) {
       return Promise.resolve().then(fn)
@@ -136,11 +143,19 @@ export class Replication {
 
   /**
    * Where a query would go if run now on this instance, with no view: the rule that decides,
-   * and the nodes that could serve it.
+   * and the nodes that could serve it. Takes a query builder, a raw `sql` query or a compiled
+   * query.
+   *
+   * ```ts
+   * replicationOf(db).explain(sql`select now()`) // { access: 'unknown', reason: 'raw-sql', role: 'primary', … }
+   * ```
    */
-  explain(query: Compilable | CompiledQuery): RouteExplanation {
-    const compiled = 'compile' in query ? query.compile() : query
-    const { access, reason, detail } = this.#router.classify(compiled)
+  explain(query: Compilable | RawBuilder<unknown> | CompiledQuery): RouteExplanation {
+    // Classification reads the operation tree only, so a raw `sql` query needs no executor to
+    // compile it with.
+    const { access, reason, detail } = this.#router.classify({
+      query: rootNodeOf(query),
+    } as CompiledQuery)
     const available = this.#router.available
     const replica = access === 'read' && available.length > 0
     const candidates = replica
@@ -166,6 +181,46 @@ export class Replication {
  */
 export function replicationOf<DB>(db: Kysely<DB>): Replication {
   return registrationOf(db, 'replicationOf()').driver.replication
+}
+
+function rootNodeOf(query: unknown): RootOperationNode {
+  if (isCompiledQuery(query)) {
+    return query.query
+  }
+  if (typeof query === 'object' && query !== null) {
+    const { isRawBuilder, toOperationNode, compile } = query as {
+      isRawBuilder?: unknown
+      toOperationNode?: unknown
+      compile?: unknown
+    }
+    // A RawBuilder's compile() needs an executor; its tree is the same without one.
+    if (isRawBuilder === true && typeof toOperationNode === 'function') {
+      return (query as RawBuilder<unknown>).toOperationNode()
+    }
+    if (typeof compile === 'function') {
+      const compiled: unknown = (query as Compilable).compile()
+      if (isCompiledQuery(compiled)) {
+        return compiled.query
+      }
+    }
+  }
+  throw new InvalidArgumentError(
+    'replicationOf(db).explain() takes a query builder (db.selectFrom(…)…, without execute()), ' +
+      `a sql\`…\` query or a compiled query (builder.compile()); got ${describeValue(query)}.`,
+  )
+}
+
+function isCompiledQuery(value: unknown): value is CompiledQuery {
+  if (typeof value !== 'object' || value === null) {
+    return false
+  }
+  const { query, sql } = value as { query?: unknown; sql?: unknown }
+  return (
+    typeof sql === 'string' &&
+    typeof query === 'object' &&
+    query !== null &&
+    typeof (query as { kind?: unknown }).kind === 'string'
+  )
 }
 
 function snapshot(node: DatabaseNode): NodeStatsSnapshot {

@@ -1,5 +1,7 @@
+import { closestName } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
 import type { Balancer } from './balancer.js'
+import { CheckedBalancer } from './checked-balancer.js'
 import { type BalancingFunction, FunctionBalancer } from './custom-balancer.js'
 import { LatencyAwareBalancer } from './latency-aware-balancer.js'
 import { LeastOutstandingBalancer } from './least-outstanding-balancer.js'
@@ -40,8 +42,8 @@ const builtIn: { readonly [name: string]: (() => Balancer) | undefined } = BUILT
 
 /**
  * The balancer for a `balancing` option: round-robin when it is unset, a new instance of the
- * named strategy, the caller's own balancer as is, or a {@link FunctionBalancer} around a
- * function. Anything else throws an {@link InvalidConfigError} listing what is accepted.
+ * named strategy, the caller's own balancer with its picks checked, or a
+ * {@link FunctionBalancer} around a function. Anything else throws an {@link InvalidConfigError} listing what is accepted.
  *
  * ```ts
  * createBalancer(undefined) // RoundRobinBalancer
@@ -66,7 +68,7 @@ export function createBalancer(option: BalancingOption | undefined): Balancer {
     option !== null &&
     typeof (option as Partial<Balancer>).pick === 'function'
   ) {
-    return option
+    return new CheckedBalancer(option)
   }
   throw new InvalidConfigError(
     `balancing must be ${Object.keys(BUILT_IN)
@@ -78,7 +80,10 @@ export function createBalancer(option: BalancingOption | undefined): Balancer {
 
 function describe(value: unknown): string {
   if (typeof value === 'string') {
-    return JSON.stringify(value)
+    const meant = closestName(value, Object.keys(BUILT_IN))
+    return meant === undefined
+      ? JSON.stringify(value)
+      : `${JSON.stringify(value)} (did you mean '${meant}'?)`
   }
   if (value === null || typeof value !== 'object') {
     return String(value)

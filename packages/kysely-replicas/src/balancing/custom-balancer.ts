@@ -1,3 +1,4 @@
+import { InvalidConfigError } from '../errors.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import type { Balancer } from './balancer.js'
 import { BalancerError } from './balancer-error.js'
@@ -37,8 +38,8 @@ export class FunctionBalancer implements Balancer {
 
   constructor(choose: BalancingFunction) {
     if (typeof choose !== 'function') {
-      throw new TypeError(
-        'FunctionBalancer needs a function (candidates) => candidate | name | index.',
+      throw new InvalidConfigError(
+        `FunctionBalancer needs a function (candidates) => candidate | name | index, got ${describeValue(choose)}.`,
       )
     }
     this.#choose = choose
@@ -96,7 +97,8 @@ function findCandidate(snapshots: readonly ReplicaCandidate[], chosen: unknown):
   return -1
 }
 
-function describeValue(value: unknown): string {
+/** What a balancer returned, for an error message. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
     return JSON.stringify(value)
   }

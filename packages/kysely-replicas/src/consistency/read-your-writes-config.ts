@@ -1,3 +1,4 @@
+import { checkOptionNames, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
 import type { PositionSource } from './position-source.js'
 
@@ -42,14 +43,14 @@ export interface ReadYourWritesOptions {
   readonly tokenSecret: string | undefined
 }
 
-const KEYS: ReadonlySet<string> = new Set([
-  'mode',
-  'positions',
-  'windowMs',
-  'maxWaitMs',
-  'onTimeout',
-  'tokenSecret',
-] satisfies ReadonlyArray<keyof ReadYourWritesConfig>)
+const READ_YOUR_WRITES_OPTIONS: OptionNames<ReadYourWritesConfig> = Object.freeze({
+  mode: true,
+  positions: true,
+  windowMs: true,
+  maxWaitMs: true,
+  onTimeout: true,
+  tokenSecret: true,
+})
 
 /** Validates the option; `undefined` means the default (on), `false` off. */
 export function normalizeReadYourWrites(
@@ -59,17 +60,15 @@ export function normalizeReadYourWrites(
   if (config === false) {
     return undefined
   }
-  if (config !== undefined && (typeof config !== 'object' || config === null)) {
+  if (
+    config !== undefined &&
+    (typeof config !== 'object' || config === null || Array.isArray(config))
+  ) {
     throw new InvalidConfigError(
-      'readYourWrites must be false or an object such as { maxWaitMs: 100 }.',
+      `readYourWrites must be false or an object such as { maxWaitMs: 100 }, got ${String(config)}.`,
     )
   }
-  const unknown = Object.keys(config ?? {}).filter((key) => !KEYS.has(key))
-  if (unknown.length > 0) {
-    throw new InvalidConfigError(
-      `readYourWrites has no option ${unknown.map((key) => `'${key}'`).join(', ')}; the options are ${[...KEYS].join(', ')}.`,
-    )
-  }
+  checkOptionNames(config ?? {}, READ_YOUR_WRITES_OPTIONS, 'readYourWrites')
   if (config?.positions !== undefined && !isPositionSource(config.positions)) {
     throw new InvalidConfigError(
       'readYourWrites.positions must be a PositionSource ({ primaryPosition, replayedPosition, clusterId }), such as postgresPositions.',

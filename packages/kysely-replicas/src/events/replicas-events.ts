@@ -1,4 +1,7 @@
+import { unknownNameMessage } from '../config/check-options.js'
+import { describeValue } from '../config/describe-value.js'
 import type { ReadYourWritesMode } from '../consistency/read-your-writes-mode.js'
+import { InvalidArgumentError } from '../errors.js'
 import type { RouteReason } from '../routing/query-classification.js'
 
 /**
@@ -56,11 +59,12 @@ export interface SplitBrainEvent {
 /**
  * Read-your-writes did something worth knowing: a token was not used (`token-rejected`, with
  * why), a token's position was lowered to what exists (`token-clamped`, a token from before a
- * failover), or a read went to the primary because no replica had caught up in time
- * (`read-on-primary`).
+ * failover), a read went to the primary because no replica had caught up in time
+ * (`read-on-primary`), or a read that should have gone to the primary went to a replica because
+ * no primary was up (`read-unconfirmed`: it may miss the scope's last writes).
  */
 export interface ConsistencyEvent {
-  readonly kind: 'token-rejected' | 'token-clamped' | 'read-on-primary'
+  readonly kind: 'token-rejected' | 'token-clamped' | 'read-on-primary' | 'read-unconfirmed'
   readonly detail: string
 }
 
@@ -96,6 +100,21 @@ export type ReplicasListener<K extends keyof ReplicasEventMap> = (
 
 type Listeners = { [K in keyof ReplicasEventMap]: Array<ReplicasListener<K>> }
 
+// Exhaustive: an event added to the map fails the build here until it is listed.
+const EVENT_NAMES = Object.freeze(
+  Object.keys({
+    route: true,
+    'node-down': true,
+    'node-up': true,
+    fallback: true,
+    'role-change': true,
+    lag: true,
+    'split-brain': true,
+    consistency: true,
+    'read-your-writes-mode': true,
+  } satisfies Record<keyof ReplicasEventMap, true>),
+)
+
 /**
  * Listeners by event. Emitting with nobody listening costs one property read, so the hot path
  * checks {@link ReplicasEvents.listening} before building an event object.
@@ -114,15 +133,40 @@ export class ReplicasEvents {
   }
 
   on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): void {
-    this.#listeners[name].push(listener)
+    this.#checked(name, listener, 'on').push(listener)
   }
 
   off<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): void {
-    const listeners = this.#listeners[name]
+    const listeners = this.#checked(name, listener, 'off')
     const index = listeners.indexOf(listener)
     if (index !== -1) {
       listeners.splice(index, 1)
     }
+  }
+
+  // The listeners of `name`, once the arguments of on()/off() are known to be usable: the types
+  // do not reach JavaScript callers, nor a name built at run time.
+  #checked<K extends keyof ReplicasEventMap>(
+    name: K,
+    listener: unknown,
+    method: 'on' | 'off',
+  ): Array<ReplicasListener<K>> {
+    if (typeof name !== 'string' || !Object.hasOwn(this.#listeners, name)) {
+      throw new InvalidArgumentError(
+        unknownNameMessage(
+          `replicationOf(db).${method}(): there is no event`,
+          String(name),
+          EVENT_NAMES,
+          'events',
+        ),
+      )
+    }
+    if (typeof listener !== 'function') {
+      throw new InvalidArgumentError(
+        `replicationOf(db).${method}('${name}', listener): the listener must be a function (event) => void, got ${describeValue(listener)}.`,
+      )
+    }
+    return this.#listeners[name]
   }
 
   listening(name: keyof ReplicasEventMap): boolean {

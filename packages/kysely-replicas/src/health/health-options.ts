@@ -1,3 +1,4 @@
+import { checkOptionNames, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
 import { isConnectionError } from './is-connection-error.js'
 
@@ -24,8 +25,25 @@ export interface HealthConfig {
 /** {@link HealthConfig} with every default filled in. */
 export type HealthOptions = Required<HealthConfig>
 
+// An option added to HealthConfig fails the build here until it is listed.
+const HEALTH_OPTIONS: OptionNames<HealthConfig> = Object.freeze({
+  probeIntervalMs: true,
+  maxProbeIntervalMs: true,
+  probeTimeoutMs: true,
+  isConnectionError: true,
+  probeSql: true,
+})
+
 /** Validates and completes the health configuration. */
 export function normalizeHealth(config: HealthConfig | undefined): HealthOptions {
+  if (config !== undefined) {
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+      throw new InvalidConfigError(
+        `health must be an object such as { probeIntervalMs: 100 }; its options are ${Object.keys(HEALTH_OPTIONS).join(', ')}.`,
+      )
+    }
+    checkOptionNames(config, HEALTH_OPTIONS, 'health')
+  }
   const options = {
     probeIntervalMs: config?.probeIntervalMs ?? 100,
     maxProbeIntervalMs: config?.maxProbeIntervalMs ?? 1000,

@@ -1,7 +1,13 @@
 import { PostgresDialect, type PostgresDialectConfig, type PostgresPool } from 'kysely'
+import { checkOptionNames, closestName, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
 import { ReplicatedDialect } from '../replicated-dialect.js'
-import type { ReplicaConfig, ReplicatedDialectConfig } from '../replicated-dialect-config.js'
+import {
+  checkNodeName,
+  checkNodeWeight,
+  type ReplicaConfig,
+  type ReplicatedDialectConfig,
+} from '../replicated-dialect-config.js'
 import type { NodeMonitorFactory } from '../topology/node-monitor.js'
 import { type ErrorEmittingPool, handlePoolErrors } from './handle-pool-errors.js'
 import { postgresTopology } from './postgres-topology.js'
@@ -69,6 +75,24 @@ export interface PostgresReplicatedDialectConfig<Config extends object>
   readonly onPoolError?: (error: Error, node: string) => void
 }
 
+// Listed in full (the compiler checks the list against the type) rather than derived from
+// ReplicatedDialect's, so that the message names the options this function takes.
+const OPTIONS: OptionNames<PostgresReplicatedDialectConfig<object>> = Object.freeze({
+  Pool: true,
+  nodes: true,
+  poolOptions: true,
+  topology: true,
+  dialectOptions: true,
+  onPoolError: true,
+  writingFunctions: true,
+  sessionReset: true,
+  balancing: true,
+  fallback: true,
+  health: true,
+  monitor: true,
+  readYourWrites: true,
+})
+
 const OWN_KEYS = new Set(['name', 'weight'])
 
 /**
@@ -107,6 +131,7 @@ export function createPostgresReplicatedDialect<Config extends object>(
       'createPostgresReplicatedDialect() needs a config object: { Pool: pg.Pool, nodes: [{ connectionString }, …] }.',
     )
   }
+  checkOptionNames(config, OPTIONS, 'createPostgresReplicatedDialect()')
   const { Pool, nodes, poolOptions, topology, dialectOptions, onPoolError, monitor, ...rest } =
     config
   if (typeof Pool !== 'function') {
@@ -119,9 +144,19 @@ export function createPostgresReplicatedDialect<Config extends object>(
       'createPostgresReplicatedDialect(): nodes must be a non-empty array of pool settings, the expected primary first.',
     )
   }
-  if (poolOptions !== undefined && (typeof poolOptions !== 'object' || poolOptions === null)) {
+  if (poolOptions !== undefined && !isObject(poolOptions)) {
     throw new InvalidConfigError(
       'createPostgresReplicatedDialect(): poolOptions must be an object of pool settings.',
+    )
+  }
+  if (dialectOptions !== undefined && !isObject(dialectOptions)) {
+    throw new InvalidConfigError(
+      'createPostgresReplicatedDialect(): dialectOptions must be an object of PostgresDialect options, such as { cursor: Cursor }.',
+    )
+  }
+  if (onPoolError !== undefined && typeof onPoolError !== 'function') {
+    throw new InvalidConfigError(
+      'createPostgresReplicatedDialect(): onPoolError must be a function (error, node) => void.',
     )
   }
   if (monitor !== undefined && topology !== undefined) {
@@ -129,12 +164,8 @@ export function createPostgresReplicatedDialect<Config extends object>(
       'createPostgresReplicatedDialect(): give either topology (options of the built-in monitor) or monitor, not both.',
     )
   }
+  nodes.forEach(checkNode)
   const built = nodes.map((node, index): ReplicaConfig => {
-    if (typeof node !== 'object' || node === null) {
-      throw new InvalidConfigError(
-        `createPostgresReplicatedDialect(): nodes[${index}] must be an object of pool settings.`,
-      )
-    }
     const name = node.name ?? (index === 0 ? 'primary' : `replica-${index - 1}`)
     const settings = Object.fromEntries(Object.entries(node).filter(([key]) => !OWN_KEYS.has(key)))
     const pool = new Pool({
@@ -153,6 +184,34 @@ export function createPostgresReplicatedDialect<Config extends object>(
     replicas,
     monitor: monitor ?? topologyMonitor(topology),
   })
+}
+
+// Checked before any pool is built. A node's other keys are the pool's settings, which only the
+// pool class knows; a key one typo away from `name` or `weight` is taken for that typo.
+function checkNode(node: unknown, index: number): void {
+  const where = `createPostgresReplicatedDialect(): nodes[${index}]`
+  if (!isObject(node)) {
+    throw new InvalidConfigError(`${where} must be an object of pool settings.`)
+  }
+  for (const key of Object.keys(node)) {
+    const meant = OWN_KEYS.has(key) ? undefined : closestName(key, [...OWN_KEYS])
+    if (meant !== undefined) {
+      throw new InvalidConfigError(
+        `${where} has '${key}'; did you mean '${meant}'? A node takes name, weight and the settings of its pool.`,
+      )
+    }
+  }
+  const { name, weight } = node as { name?: unknown; weight?: unknown }
+  if (name !== undefined) {
+    checkNodeName(name, where)
+  }
+  if (weight !== undefined) {
+    checkNodeWeight(weight, where)
+  }
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function topologyMonitor(

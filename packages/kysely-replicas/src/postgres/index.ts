@@ -1,4 +1,7 @@
 // kysely-replicas/postgres: what only makes sense with PostgreSQL servers behind the dialect.
+// An app may import from this entry only: it brings db.onPrimary() / db.onReplica() too.
+import '../kysely-augmentation.js'
+
 export {
   createPostgresReplicatedDialect,
   type PostgresNodeConfig,

@@ -1,3 +1,4 @@
+import { checkOptionNames, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
 
 /**
@@ -89,15 +90,15 @@ export interface TopologyOptions {
   readonly onError: ((error: unknown, node: string) => void) | undefined
 }
 
-const KEYS: ReadonlySet<string> = new Set([
-  'intervalMs',
-  'outageIntervalMs',
-  'timeoutMs',
-  'maxReplicationLag',
-  'splitBrain',
-  'onError',
-])
-const LAG_KEYS: ReadonlySet<string> = new Set(['bytes', 'seconds'])
+const TOPOLOGY_OPTIONS: OptionNames<PostgresTopologyOptions> = Object.freeze({
+  intervalMs: true,
+  outageIntervalMs: true,
+  timeoutMs: true,
+  maxReplicationLag: true,
+  splitBrain: true,
+  onError: true,
+})
+const LAG_OPTIONS: OptionNames<MaxReplicationLag> = Object.freeze({ bytes: true, seconds: true })
 const POLICIES: readonly SplitBrainPolicy[] = ['refuse-writes', 'prefer-configured']
 
 /** Validates the options of `postgresTopology()`; throws `InvalidConfigError` naming the option. */
@@ -106,12 +107,12 @@ export function normalizeTopologyOptions(
 ): TopologyOptions {
   if (options === undefined) {
     options = {}
-  } else if (typeof options !== 'object' || options === null) {
+  } else if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidConfigError(
       'postgresTopology() takes an options object, such as { intervalMs: 1000 }.',
     )
   }
-  assertKnownKeys(options, KEYS, 'postgresTopology()')
+  checkOptionNames(options, TOPOLOGY_OPTIONS, 'postgresTopology()')
   const splitBrain = options.splitBrain ?? 'refuse-writes'
   if (!POLICIES.includes(splitBrain)) {
     throw new InvalidConfigError(
@@ -125,12 +126,12 @@ export function normalizeTopologyOptions(
   }
   const lag = options.maxReplicationLag
   if (lag !== undefined) {
-    if (typeof lag !== 'object' || lag === null) {
+    if (typeof lag !== 'object' || lag === null || Array.isArray(lag)) {
       throw new InvalidConfigError(
         'postgresTopology(): maxReplicationLag must be an object such as { bytes, seconds }.',
       )
     }
-    assertKnownKeys(lag, LAG_KEYS, 'postgresTopology(): maxReplicationLag')
+    checkOptionNames(lag, LAG_OPTIONS, 'postgresTopology(): maxReplicationLag')
     if (lag.bytes === undefined && lag.seconds === undefined) {
       throw new InvalidConfigError(
         'postgresTopology(): maxReplicationLag needs bytes, seconds or both; leave it out to exclude no replica.',
@@ -158,16 +159,6 @@ export function normalizeTopologyOptions(
     splitBrain,
     onError: options.onError,
   })
-}
-
-function assertKnownKeys(object: object, known: ReadonlySet<string>, where: string): void {
-  for (const key of Object.keys(object)) {
-    if (!known.has(key)) {
-      throw new InvalidConfigError(
-        `${where}: unknown option "${key}"; the options are ${[...known].join(', ')}.`,
-      )
-    }
-  }
 }
 
 function positive(value: unknown, name: string, unit: string): number {

@@ -29,11 +29,16 @@ describe('createBalancer', () => {
     expect(createBalancer(name)).not.toBe(balancer)
   })
 
-  it('uses a Balancer of the caller as it is', () => {
+  it('uses a Balancer of the caller, with its picks and usesLatency', () => {
     const own: Balancer = {
+      usesLatency: true,
       pick: (candidates) => candidates[candidates.length - 1] as DatabaseNode,
     }
-    expect(createBalancer(own)).toBe(own)
+    const balancer = createBalancer(own)
+    const nodes = replicas({}, {}, {})
+    expect(balancer.pick(nodes)).toBe(nodes[2])
+    expect(balancer.usesLatency).toBe(true)
+    expect(createBalancer({ pick: own.pick }).usesLatency).toBe(false)
   })
 
   it('wraps a function in a FunctionBalancer', () => {

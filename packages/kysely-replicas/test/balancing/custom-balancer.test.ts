@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { BalancerError } from '../../src/balancing/balancer-error.js'
 import { FunctionBalancer } from '../../src/balancing/custom-balancer.js'
 import type { ReplicaCandidate } from '../../src/balancing/replica-candidate.js'
-import { ReplicasError } from '../../src/errors.js'
+import { InvalidConfigError, ReplicasError } from '../../src/errors.js'
 import type { DatabaseNode } from '../../src/nodes/database-node.js'
 import { replica } from './replica-nodes.js'
 
@@ -96,7 +96,10 @@ describe('FunctionBalancer', () => {
   })
 
   it('needs a function', () => {
-    expect(() => new FunctionBalancer('eu-a' as never)).toThrow(TypeError)
+    expect(() => new FunctionBalancer('eu-a' as never)).toThrow(InvalidConfigError)
+    expect(() => new FunctionBalancer('eu-a' as never)).toThrow(
+      'FunctionBalancer needs a function (candidates) => candidate | name | index, got "eu-a".',
+    )
   })
 })
 

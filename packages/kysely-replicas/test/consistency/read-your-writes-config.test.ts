@@ -48,7 +48,7 @@ describe('readYourWrites option', () => {
       'a misspelt option',
       { maxWait: 100 },
       'postgres',
-      /has no option 'maxWait'; the options are mode/,
+      /has no option 'maxWait'; did you mean 'maxWaitMs'\? The options are: mode/,
     ],
     ['an unknown mode', { mode: 'eventual' }, 'postgres', /'position' or 'sticky', got eventual/],
     [

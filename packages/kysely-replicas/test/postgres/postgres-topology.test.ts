@@ -441,9 +441,15 @@ describe('options', () => {
       { maxReplicationLag: { bytes: -1 } },
       /maxReplicationLag.bytes must be a number of bytes >= 0/,
     ],
-    [{ maxReplicationLag: { secs: 5 } }, /unknown option "secs"/],
+    [
+      { maxReplicationLag: { secs: 5 } },
+      /maxReplicationLag has no option 'secs'; did you mean 'seconds'\? The options are: bytes, seconds\./,
+    ],
     [{ splitBrain: 'first-wins' }, /splitBrain must be 'refuse-writes' or 'prefer-configured'/],
-    [{ interval: 1000 }, /unknown option "interval"/],
+    [
+      { interval: 1000 },
+      /postgresTopology\(\) has no option 'interval'; did you mean 'intervalMs'\? The options are: intervalMs, outageIntervalMs/,
+    ],
     [{ onError: 'log' }, /onError must be a function/],
     ['fast', /takes an options object/],
   ])('rejects %j', (options, message) => {
