@@ -23,11 +23,18 @@ import type { QueryClassification } from './routing/query-classification.js'
 import { describeTarget, type RouteTarget } from './routing/route-target.js'
 
 const ROLLBACK = Query.raw('rollback')
+const PRIMARY_READ_RETRIES = 3
+const RETRY_PAUSE_MS = 10
 
 /** Where a single query goes next: a node, with a connection already taken when one was checked. */
 interface Attempt {
   readonly node: DatabaseNode
   readonly connection?: DatabaseConnection
+}
+
+/** Where a failed read goes; `unconfirmed` when read-your-writes could not be honoured. */
+interface Retry extends Attempt {
+  readonly unconfirmed?: boolean
 }
 
 /**
@@ -378,8 +385,7 @@ export class ReplicatedConnection implements DatabaseConnection {
 
   /**
    * Where a single query goes after failing on `failed`, or throws `error` when it must not be
-   * retried. A read is idempotent: one that failed on the primary for a node-level reason (a
-   * terminated session, a reset) is retried once there, on a fresh connection.
+   * retried (see `NodeRouter.nextAfterFailure` for replicas, `#primaryRetry` for the primary).
    */
   async #fallBack(
     failed: DatabaseNode,
@@ -393,40 +399,73 @@ export class ReplicatedConnection implements DatabaseConnection {
     const next =
       failed.role === 'primary'
         ? this.#primaryRetry(failed, error, classification, tried)
-        : this.#router.nextAfterFailure(failed, error, classification, this.#pin, tried, atLeast)
+        : this.#replicaRetry(failed, error, classification, tried, atLeast)
     if (next === undefined) {
       throw error
     }
+    if (next.node === failed) {
+      // Sessions terminated together fail together: a moment lets the pool drop the others.
+      await pause(RETRY_PAUSE_MS)
+    }
     const { events } = this.#router
     if (events.listening('fallback')) {
-      events.emit('fallback', { from: failed.name, to: next.name, error: describeError(error) })
+      events.emit('fallback', {
+        from: failed.name,
+        to: next.node.name,
+        error: describeError(error),
+      })
     }
-    this.#chosen = this.#pin === undefined ? undefined : next
-    if (atLeast === undefined || next.role !== 'replica') {
-      return { node: next }
+    this.#chosen = this.#pin === undefined ? undefined : next.node
+    if (atLeast === undefined || next.node.role !== 'replica' || next.unconfirmed) {
+      return next
     }
     // The replica was chosen on what is known of it; the read runs only where it is checked.
     return (
-      (await this.#readYourWrites?.tryLease(next, atLeast)) ?? this.#primaryForRead(classification)
+      (await this.#readYourWrites?.tryLease(next.node, atLeast)) ??
+      this.#primaryForRead(classification)
     )
   }
 
+  #replicaRetry(
+    failed: DatabaseNode,
+    error: unknown,
+    classification: QueryClassification,
+    tried: DatabaseNode[],
+    atLeast: bigint | undefined,
+  ): Retry | undefined {
+    const node = this.#router.nextAfterFailure(
+      failed,
+      error,
+      classification,
+      this.#pin,
+      tried,
+      atLeast,
+    )
+    return node === undefined ? undefined : { node }
+  }
+
+  // Reads are idempotent: one that failed on the primary for a node-level reason (a terminated
+  // session, a reset) is retried there on another connection (a pool may hold several whose
+  // sessions were terminated together); if those fail too, a replica serves it rather than no
+  // one (a read never needs the primary unless the user asked for it).
   #primaryRetry(
     failed: DatabaseNode,
     error: unknown,
     classification: QueryClassification,
     tried: DatabaseNode[],
-  ): DatabaseNode | undefined {
+  ): Retry | undefined {
     if (
       classification.access !== 'read' ||
       this.#pin !== undefined ||
-      tried.includes(failed) ||
       !failed.health.isNodeFailure(error)
     ) {
       return undefined
     }
-    tried.push(failed)
-    return this.#primaryForRead(classification).node
+    if (countOf(tried, failed) < PRIMARY_READ_RETRIES) {
+      tried.push(failed)
+      return this.#primaryForRead(classification)
+    }
+    return this.#unconfirmedRead(classification, `the primary failed (${describeError(error)})`)
   }
 
   // The node for a single query, or `undefined` when read-your-writes must first find a replica
@@ -461,28 +500,40 @@ export class ReplicatedConnection implements DatabaseConnection {
     return leased
   }
 
-  // The primary for a read that read-your-writes (or a retry) sends there. A read never needs
-  // the primary to be up unless the user asked for it: with none up, a replica serves it, and an
-  // event says it may miss the scope's last writes.
-  #primaryForRead(classification: QueryClassification): Attempt {
+  // The primary for a read that read-your-writes (or a retry) sends there, or a replica when no
+  // primary is up.
+  #primaryForRead(classification: QueryClassification): Retry {
     let primary: DatabaseNode
     try {
       primary = this.#router.primary
     } catch (error) {
-      const available = this.#router.available
-      if (!(error instanceof ReplicasError) || available.length === 0) {
+      if (!(error instanceof ReplicasError)) {
         throw error
       }
-      const replica = this.#router.pick(available)
-      this.#router.events.emit('consistency', {
-        kind: 'read-unconfirmed',
-        detail: `no primary is up (${error.message}); read on ${replica.name}`,
-      })
-      this.#emitRoute(replica, classification.reason)
-      return { node: replica }
+      const replica = this.#unconfirmedRead(classification, `no primary is up (${error.message})`)
+      if (replica === undefined) {
+        throw error
+      }
+      return replica
     }
     this.#emitRoute(primary, 'read-your-writes')
     return { node: primary }
+  }
+
+  // A read that should have gone to the primary, on a replica: an event says it may miss the
+  // scope's last writes. `undefined` when no replica is up either.
+  #unconfirmedRead(classification: QueryClassification, why: string): Retry | undefined {
+    const available = this.#router.available
+    if (available.length === 0) {
+      return undefined
+    }
+    const replica = this.#router.pick(available)
+    this.#router.events.emit('consistency', {
+      kind: 'read-unconfirmed',
+      detail: `${why}; read on ${replica.name}`,
+    })
+    this.#emitRoute(replica, classification.reason)
+    return { node: replica, unconfirmed: true }
   }
 
   #firstNode(classification: QueryClassification): DatabaseNode {
@@ -577,4 +628,18 @@ export class ReplicatedConnection implements DatabaseConnection {
       events.emit('route', { node: node.name, role: node.role, reason })
     }
   }
+}
+
+function countOf(nodes: readonly DatabaseNode[], node: DatabaseNode): number {
+  let count = 0
+  for (const each of nodes) {
+    if (each === node) {
+      count++
+    }
+  }
+  return count
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
