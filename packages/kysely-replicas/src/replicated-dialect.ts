@@ -7,6 +7,7 @@ import type {
   QueryCompiler,
 } from 'kysely'
 import { createBalancer } from './balancing/create-balancer.js'
+import { ConsistencyState } from './consistency/consistency-state.js'
 import {
   normalizeReadYourWrites,
   type ReadYourWritesOptions,
@@ -58,6 +59,8 @@ export class ReplicatedDialect implements Dialect {
   readonly #config: NormalizedConfig
   readonly #classifyOptions: ClassifyOptions
   readonly #readYourWrites: ReadYourWritesOptions | undefined
+  // One dialect object, one consistency state: every Kysely instance built on it shares it.
+  readonly #consistency = new ConsistencyState()
   readonly #readYourWritesMode: ReadYourWritesMode
   // Kysely's constructor calls createDriver() then createAdapter(): the adapter is tied to the
   // driver made just before it, which is how views find the driver of a Kysely instance.
@@ -128,6 +131,7 @@ export class ReplicatedDialect implements Dialect {
       sessionReset,
       monitor,
       readYourWrites: this.#readYourWrites,
+      consistency: this.#consistency,
       readYourWritesMode: this.#readYourWritesMode,
     })
     return this.#lastDriver

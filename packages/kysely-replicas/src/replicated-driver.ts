@@ -1,4 +1,5 @@
 import type { DatabaseConnection, Driver, QueryCompiler, TransactionSettings } from 'kysely'
+import type { ConsistencyState } from './consistency/consistency-state.js'
 import { ReadYourWrites } from './consistency/read-your-writes.js'
 import type { ReadYourWritesOptions } from './consistency/read-your-writes-config.js'
 import type { ReadYourWritesMode } from './consistency/read-your-writes-mode.js'
@@ -31,6 +32,7 @@ export class ReplicatedDriver implements Driver {
       readonly sessionReset: string | undefined
       readonly monitor: NodeMonitor | undefined
       readonly readYourWrites: ReadYourWritesOptions | undefined
+      readonly consistency: ConsistencyState
       readonly readYourWritesMode: ReadYourWritesMode
     },
   ) {
@@ -40,7 +42,7 @@ export class ReplicatedDriver implements Driver {
     this.#readYourWrites =
       options.readYourWrites === undefined
         ? undefined
-        : new ReadYourWrites(options.readYourWrites, router, router.events)
+        : new ReadYourWrites(options.readYourWrites, router, router.events, options.consistency)
     this.#nodes = router.nodes
     this.#replication = new Replication(router, this.#readYourWrites, options.readYourWritesMode)
   }
