@@ -1,3 +1,5 @@
+import type { ConditionalWritingFunction } from '../routing/conditional-writing-function.js'
+
 // PostgreSQL built-in (and a few contrib) functions that send a `select` to the primary. A
 // function is listed when one of these holds:
 //
@@ -160,3 +162,48 @@ export const postgresWritingFunctions: readonly string[] = Object.freeze(
     ...contrib,
   ].sort(),
 )
+
+/** `lo_open`'s mode bit for writing (`INV_WRITE` in `libpq/libpq-fs.h`). */
+const INV_WRITE = 0x20000n
+
+/**
+ * PostgreSQL functions that write for some argument values only: `lo_open(fd, mode)` opens a
+ * large object for writing (and is refused on a hot standby) when `mode` has `INV_WRITE` set. A
+ * mode that is not a known integer counts as writing.
+ *
+ * ```ts
+ * postgresConditionalWritingFunctions.get('lo_open')?.writesWith(0x40000) // false: INV_READ
+ * postgresConditionalWritingFunctions.get('lo_open')?.writesWith('0x20000') // true
+ * ```
+ */
+export const postgresConditionalWritingFunctions: ReadonlyMap<string, ConditionalWritingFunction> =
+  new Map([['lo_open', Object.freeze({ argument: 1, writesWith: opensForWriting })]])
+
+function opensForWriting(mode: unknown): boolean {
+  if (mode === null) {
+    // `lo_open` is strict: with a null mode it returns null and opens nothing.
+    return false
+  }
+  const value = integerValue(mode)
+  return value === undefined || (value & INV_WRITE) !== 0n
+}
+
+// What PostgreSQL's integer input accepts (version 16 on): decimal, `0x`, `0o` and `0b` forms,
+// underscores between digits, a sign, blanks around.
+const INTEGER_INPUT =
+  /^\s*([+-]?)(0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*|0[oO][0-7](?:_?[0-7])*|0[bB][01](?:_?[01])*|\d(?:_?\d)*)\s*$/
+
+function integerValue(value: unknown): bigint | undefined {
+  if (typeof value === 'bigint') {
+    return value
+  }
+  if (typeof value === 'number') {
+    return Number.isSafeInteger(value) ? BigInt(value) : undefined
+  }
+  const match = typeof value === 'string' ? INTEGER_INPUT.exec(value) : null
+  if (match === null) {
+    return undefined
+  }
+  const magnitude = BigInt((match[2] ?? '').replaceAll('_', ''))
+  return match[1] === '-' ? -magnitude : magnitude
+}

@@ -1,4 +1,8 @@
-import { postgresWritingFunctions } from '../postgres/writing-functions.js'
+import {
+  postgresConditionalWritingFunctions,
+  postgresWritingFunctions,
+} from '../postgres/writing-functions.js'
+import type { ConditionalWritingFunction } from './conditional-writing-function.js'
 import { InvalidWritingFunctionError } from './invalid-writing-function-error.js'
 import { normalizeFunctionName } from './writing-function-name.js'
 
@@ -16,7 +20,11 @@ export interface ClassifyOptions {
    * bare name matches calls in any schema; a qualified one matches calls qualified the same way.
    */
   readonly writingFunctions: ReadonlySet<string>
+  /** Functions that write for some values of one argument (`lo_open`), keyed like `writingFunctions`. */
+  readonly conditionalWritingFunctions: ReadonlyMap<string, ConditionalWritingFunction>
 }
+
+const NO_CONDITIONAL_WRITES: ReadonlyMap<string, ConditionalWritingFunction> = new Map()
 
 // One part of a name: an unquoted identifier, or a quoted one (where `""` stands for `"`).
 const NAME_PART = /^(?:[\p{L}_][\p{L}\p{N}_$]*|"(?:[^"]|"")+")$/u
@@ -49,7 +57,10 @@ export function createClassifyOptions(
   for (let index = 0; index < userFunctions.length; index++) {
     writingFunctions.add(validFunctionName(userFunctions[index], index))
   }
-  return Object.freeze({ writingFunctions })
+  const conditionalWritingFunctions = includePostgresDefaults
+    ? postgresConditionalWritingFunctions
+    : NO_CONDITIONAL_WRITES
+  return Object.freeze({ writingFunctions, conditionalWritingFunctions })
 }
 
 function validFunctionName(value: unknown, index: number): string {

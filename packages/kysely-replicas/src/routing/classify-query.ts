@@ -73,7 +73,7 @@ export function classifyQuery(
 ): QueryClassification {
   const route = routes[node.kind]
   if (route === INSPECT_SELECT) {
-    return findWriteHazard(node as SelectQueryNode, options.writingFunctions) ?? READ
+    return findWriteHazard(node as SelectQueryNode, options) ?? READ
   }
   return route ?? writeBecause('statement', node.kind)
 }

@@ -59,9 +59,14 @@ import type {
   WhereNode,
   WithNode,
 } from 'kysely'
+import type { ClassifyOptions } from './classify-options.js'
 import { type QueryClassification, writeBecause } from './query-classification.js'
-import { findRawFragmentHazard } from './raw-fragment-hazard.js'
-import { matchWritingFunction } from './writing-function-name.js'
+import { findFunctionNameHazard, findRawFragmentHazard } from './raw-fragment-hazard.js'
+import {
+  matchingEntry,
+  matchWritingFunction,
+  normalizeFunctionName,
+} from './writing-function-name.js'
 
 // The walk runs on every select, so it is a hand-written switch over the kinds a select is made
 // of, reading each child property directly, and it allocates nothing until it finds something.
@@ -102,11 +107,11 @@ const DATA_MODIFYING = Object.freeze({
  */
 export function findWriteHazard(
   node: OperationNode,
-  writingFunctions: ReadonlySet<string>,
+  options: ClassifyOptions,
 ): QueryClassification | undefined {
   // Narrowing by `kind` needs a union; a node of any other kind lands in `default`.
   const n = node as WalkedNode | LeafNode | DataModifyingNode
-  const f = writingFunctions
+  const f = options
   switch (n.kind) {
     case 'IdentifierNode':
     case 'ReferenceNode':
@@ -159,10 +164,10 @@ export function findWriteHazard(
         walkList(n.of, f)
       )
     case 'FunctionNode':
-      return functionHazard(n.func, f) ?? walkList(n.arguments, f)
+      return functionHazard(n.func, n.arguments, f) ?? walkList(n.arguments, f)
     case 'AggregateFunctionNode':
       return (
-        functionHazard(n.func, f) ??
+        functionHazard(n.func, n.aggregated, f) ??
         walkList(n.aggregated, f) ??
         walkOptional(n.orderBy, f) ??
         walkOptional(n.withinGroup, f) ??
@@ -170,7 +175,7 @@ export function findWriteHazard(
         walkOptional(n.over, f)
       )
     case 'RawNode':
-      return findRawFragmentHazard(n, f) ?? walkList(n.parameters, f)
+      return findRawFragmentHazard(n, f) ?? walkRawParameters(n, f)
     case 'FromNode':
       return walkList(n.froms, f)
     case 'SelectionNode':
@@ -246,21 +251,21 @@ export function findWriteHazard(
 
 function walkOptional(
   node: OperationNode | undefined,
-  writingFunctions: ReadonlySet<string>,
+  options: ClassifyOptions,
 ): QueryClassification | undefined {
-  return node === undefined ? undefined : findWriteHazard(node, writingFunctions)
+  return node === undefined ? undefined : findWriteHazard(node, options)
 }
 
 function walkList(
   nodes: ReadonlyArray<OperationNode> | undefined,
-  writingFunctions: ReadonlySet<string>,
+  options: ClassifyOptions,
 ): QueryClassification | undefined {
   if (nodes === undefined) {
     return undefined
   }
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]
-    const hazard = node === undefined ? undefined : findWriteHazard(node, writingFunctions)
+    const hazard = node === undefined ? undefined : findWriteHazard(node, options)
     if (hazard !== undefined) {
       return hazard
     }
@@ -268,12 +273,64 @@ function walkList(
   return undefined
 }
 
+/** The nodes among a raw node's parameters; nested raw nodes were read with its text already. */
+function walkRawParameters(
+  node: RawNode,
+  options: ClassifyOptions,
+): QueryClassification | undefined {
+  const parameters = node.parameters
+  for (let i = 0; i < parameters.length; i++) {
+    const parameter = parameters[i] as OperationNode
+    const hazard =
+      parameter.kind === 'RawNode'
+        ? walkRawParameters(parameter as RawNode, options)
+        : findWriteHazard(parameter, options)
+    if (hazard !== undefined) {
+      return hazard
+    }
+  }
+  return undefined
+}
+
+// Function names are written into the query as they are: anything but a plain, possibly
+// qualified name (`nextval`, `pg_catalog.NextVal`) is read as SQL text.
+const PLAIN_NAME = /^[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)*$/
+
 function functionHazard(
   name: string,
-  writingFunctions: ReadonlySet<string>,
+  args: ReadonlyArray<OperationNode>,
+  options: ClassifyOptions,
 ): QueryClassification | undefined {
-  const matched = matchWritingFunction(name, writingFunctions)
-  return matched === undefined ? undefined : writeBecause('writing-function', matched)
+  if (!PLAIN_NAME.test(name)) {
+    return findFunctionNameHazard(name, options)
+  }
+  const matched = matchWritingFunction(name, options.writingFunctions)
+  if (matched !== undefined) {
+    return writeBecause('writing-function', matched)
+  }
+  const conditional = options.conditionalWritingFunctions
+  const entry = conditional.size === 0 ? undefined : matchingEntry(name, conditional)
+  const rule = entry === undefined ? undefined : conditional.get(entry)
+  if (rule === undefined) {
+    return undefined
+  }
+  const argument = argumentValue(args[rule.argument])
+  return argument !== undefined && !rule.writesWith(argument.value)
+    ? undefined
+    : writeBecause('writing-function', normalizeFunctionName(name))
+}
+
+/** The value of a `ValueNode` argument (`eb.val(x)`, `eb.lit(x)`, `sql.lit(x)`), else `undefined`. */
+function argumentValue(node: OperationNode | undefined): { readonly value: unknown } | undefined {
+  if (node?.kind === 'ValueNode') {
+    return { value: (node as ValueNode).value }
+  }
+  if (node?.kind === 'RawNode') {
+    const { sqlFragments, parameters } = node as RawNode
+    const bare = parameters.length === 1 && sqlFragments.every((part) => part.trim() === '')
+    return bare ? argumentValue(parameters[0]) : undefined
+  }
+  return undefined
 }
 
 /**
@@ -283,15 +340,15 @@ function functionHazard(
  */
 function walkAnyNode(
   node: OperationNode,
-  writingFunctions: ReadonlySet<string>,
+  options: ClassifyOptions,
 ): QueryClassification | undefined {
   const properties = node as unknown as Readonly<Record<string, unknown>>
   for (const key in properties) {
     const child = properties[key]
     const hazard = Array.isArray(child)
-      ? walkUnknownList(child, writingFunctions)
+      ? walkUnknownList(child, options)
       : isNode(child)
-        ? findWriteHazard(child, writingFunctions)
+        ? findWriteHazard(child, options)
         : undefined
     if (hazard !== undefined) {
       return hazard
@@ -302,10 +359,10 @@ function walkAnyNode(
 
 function walkUnknownList(
   items: readonly unknown[],
-  writingFunctions: ReadonlySet<string>,
+  options: ClassifyOptions,
 ): QueryClassification | undefined {
   for (const item of items) {
-    const hazard = isNode(item) ? findWriteHazard(item, writingFunctions) : undefined
+    const hazard = isNode(item) ? findWriteHazard(item, options) : undefined
     if (hazard !== undefined) {
       return hazard
     }

@@ -1,197 +1,225 @@
-import type {
-  ColumnNode,
-  IdentifierNode,
-  OperationNode,
-  RawNode,
-  ReferenceNode,
-  SchemableIdentifierNode,
-  TableNode,
-} from 'kysely'
+import type { RawNode } from 'kysely'
+import type { ClassifyOptions } from './classify-options.js'
 import { type QueryClassification, writeBecause } from './query-classification.js'
-import { matchWritingFunction } from './writing-function-name.js'
+import { PARAMETER_BASE, renderRawNode } from './render-raw-node.js'
+import { type SqlToken, tokenizeSql } from './sql-tokens.js'
+import {
+  matchingEntry,
+  matchWritingFunction,
+  normalizeFunctionName,
+} from './writing-function-name.js'
 
 // Raw `sql` inside a select is opaque to the node walk, and it is the usual way to write what the
 // builder lacks: `.modifyEnd(sql`for update`)`, `sql`nextval('s')``, a CTE whose body is
-// `sql`insert … returning *``. This is the one place where text is looked at, and only the text
-// the user wrote: the fragments of raw nodes. The rule is conservative: a match inside a string
-// literal or a comment still sends the query to the primary, which costs a query on the primary,
+// `sql`(insert … returning *)``. This is the one place where text is looked at, and only the text
+// the user wrote: raw nodes, rendered whole (see `renderRawNode`), and function names. The text
+// is cut into tokens the way PostgreSQL's lexer cuts it, so comments, quoting and casing hide
+// nothing. The rules err on the side of the primary: a bare `update`, `insert`, `delete`, `merge`
+// or `into` anywhere sends the select there (a column named `update` costs a primary query),
 // while a miss would fail on a replica or take a lock on the wrong server.
 
-// One pattern for both kinds of clause, so that a fragment is scanned once. The groups, in order:
-// the four lock strengths, then the four data-modifying statements.
-const HAZARDOUS_CLAUSE =
-  /\b(?:for\s+(?:(update)|(no\s+key\s+update)|(share)|(key\s+share))|(insert)\s+into|(delete)\s+from|(merge)\s+into|(update)\s+(?:only\s+)?[^\s(),;]+(?:\s+(?:as\s+)?[^\s(),;]+)?\s+set)\b/i
-
-const CLAUSE_HAZARDS = [
-  writeBecause('row-lock', 'for update'),
-  writeBecause('row-lock', 'for no key update'),
-  writeBecause('row-lock', 'for share'),
-  writeBecause('row-lock', 'for key share'),
-  writeBecause('data-modifying-cte', 'raw insert'),
-  writeBecause('data-modifying-cte', 'raw delete'),
-  writeBecause('data-modifying-cte', 'raw merge'),
-  writeBecause('data-modifying-cte', 'raw update'),
-] as const
+const FOR_UPDATE = writeBecause('row-lock', 'for update')
+const FOR_NO_KEY_UPDATE = writeBecause('row-lock', 'for no key update')
+const FOR_SHARE = writeBecause('row-lock', 'for share')
+const FOR_KEY_SHARE = writeBecause('row-lock', 'for key share')
+const STATEMENTS: Readonly<Partial<Record<string, QueryClassification>>> = Object.freeze({
+  insert: writeBecause('data-modifying-cte', 'raw insert'),
+  update: writeBecause('data-modifying-cte', 'raw update'),
+  delete: writeBecause('data-modifying-cte', 'raw delete'),
+  merge: writeBecause('data-modifying-cte', 'raw merge'),
+  // `select … into t from …` creates a table.
+  into: writeBecause('statement', 'select into'),
+})
+// A raw piece that ends in the middle of a lock clause: the next piece (another `modifyEnd`)
+// may finish it.
+const UNFINISHED_LOCK = writeBecause('row-lock', 'for (split)')
+const UNREADABLE = writeBecause('raw-sql', 'raw sql with an unclosed quote or comment')
 
 /**
- * Why the fragments of a raw node inside a select keep the query off the replicas: a row-lock
- * clause, a data-modifying statement, or a call to a writing function. Looks at this node's own
- * fragments only; its parameters are nodes, which the caller walks.
- *
- * A function name is taken from the text before a `(`; when that text is empty, from the
- * parameter just before, so that `sql`${sql.id('public', 'nextval')}('s')`` is seen too.
+ * Why a raw node inside a select keeps the query off the replicas: a row-lock clause, a
+ * data-modifying statement or `select … into`, a call to a writing function (or to `lo_open`
+ * for writing), or text that cannot be read safely (a quote or comment left open). Looks at the
+ * node's rendered text only; the other nodes among its parameters are the caller's to walk.
  *
  * ```ts
- * findRawFragmentHazard(sql`nextval('person_id_seq')`.toOperationNode(), new Set(['nextval']))
+ * findRawFragmentHazard(sql`nextval /* c *\/ ('person_id_seq')`.toOperationNode(), options)
  * // { access: 'write', reason: 'writing-function', detail: 'nextval' }
  * ```
  */
 export function findRawFragmentHazard(
   node: RawNode,
-  writingFunctions: ReadonlySet<string>,
+  options: ClassifyOptions,
 ): QueryClassification | undefined {
-  const fragments = node.sqlFragments
-  for (let i = 0; i < fragments.length; i++) {
-    const fragment = fragments[i]
-    if (fragment === undefined || fragment.length === 0) {
-      continue
-    }
+  const { text, values } = renderRawNode(node)
+  return findSqlTextHazard(text, values, options)
+}
+
+/**
+ * The same rules for a function name written into the query as it is (`eb.fn(name)`): the name
+ * is read as the text `name(`, so `pg_catalog . /* c *\/ nextval` is seen for what it calls.
+ *
+ * ```ts
+ * findFunctionNameHazard('pg_catalog . /* c *\/ nextval', options)?.detail // 'pg_catalog.nextval'
+ * ```
+ */
+export function findFunctionNameHazard(
+  name: string,
+  options: ClassifyOptions,
+): QueryClassification | undefined {
+  return findSqlTextHazard(`${name}(`, [], options)
+}
+
+function findSqlTextHazard(
+  text: string,
+  values: readonly unknown[],
+  options: ClassifyOptions,
+): QueryClassification | undefined {
+  const hazard = findTokenHazard(tokenizeSql(text), values, options)
+  // With `standard_conforming_strings = off`, a backslash escapes a quote in a plain string: the
+  // text is read both ways.
+  if (hazard !== undefined || !text.includes('\\')) {
+    return hazard
+  }
+  return findTokenHazard(tokenizeSql(text, true), values, options)
+}
+
+function findTokenHazard(
+  { tokens, unreadable }: ReturnType<typeof tokenizeSql>,
+  values: readonly unknown[],
+  options: ClassifyOptions,
+): QueryClassification | undefined {
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as SqlToken
     const hazard =
-      findHazardousClause(fragment) ??
-      findWritingCall(fragment, i === 0 ? undefined : node.parameters[i - 1], writingFunctions)
+      token.kind === 'word'
+        ? keywordHazard(tokens, i)
+        : token.text === '(' || token.kind === 'opaque'
+          ? callHazard(tokens, i, values, options)
+          : undefined
     if (hazard !== undefined) {
       return hazard
     }
   }
-  return undefined
+  // Text that ends with a function name may be followed by the parentheses of another node.
+  return (
+    (unreadable ? UNREADABLE : undefined) ??
+    unfinishedLock(tokens) ??
+    callHazard(tokens, tokens.length, values, options)
+  )
 }
 
-function findHazardousClause(fragment: string): QueryClassification | undefined {
-  const match = HAZARDOUS_CLAUSE.exec(fragment)
-  if (match === null) {
+function keywordHazard(tokens: readonly SqlToken[], i: number): QueryClassification | undefined {
+  const word = tokens[i]?.text
+  if (word === 'update') {
+    if (isWord(tokens[i - 1], 'for')) return FOR_UPDATE
+    if (isWord(tokens[i - 1], 'key') && isWord(tokens[i - 2], 'no')) return FOR_NO_KEY_UPDATE
+    return STATEMENTS.update
+  }
+  if (word === 'share') {
+    if (isWord(tokens[i - 1], 'for')) return FOR_SHARE
+    if (isWord(tokens[i - 1], 'key') && isWord(tokens[i - 2], 'for')) return FOR_KEY_SHARE
     return undefined
   }
-  for (let group = 1; group < match.length; group++) {
-    if (match[group] !== undefined) {
-      return CLAUSE_HAZARDS[group - 1]
-    }
-  }
-  return undefined
+  return word === undefined ? undefined : STATEMENTS[word]
 }
 
-function findWritingCall(
-  fragment: string,
-  previous: OperationNode | undefined,
-  writingFunctions: ReadonlySet<string>,
+function unfinishedLock(tokens: readonly SqlToken[]): QueryClassification | undefined {
+  const n = tokens.length
+  const last = tokens[n - 1]
+  const unfinished =
+    isWord(last, 'for') ||
+    ((isWord(last, 'key') || isWord(last, 'no')) && isWord(tokens[n - 2], 'for')) ||
+    (isWord(last, 'key') && isWord(tokens[n - 2], 'no') && isWord(tokens[n - 3], 'for'))
+  return unfinished ? UNFINISHED_LOCK : undefined
+}
+
+/** The call whose argument list opens at `tokens[open]` (a `(`, a node, or the end of the text). */
+function callHazard(
+  tokens: readonly SqlToken[],
+  open: number,
+  values: readonly unknown[],
+  options: ClassifyOptions,
 ): QueryClassification | undefined {
-  for (let paren = fragment.indexOf('('); paren !== -1; paren = fragment.indexOf('(', paren + 1)) {
-    const start = nameStart(fragment, paren)
-    let name = fragment.slice(start, paren).trim()
-    if (name === '' && previous !== undefined && start === 0) {
-      name = trailingName(previous)
-    }
-    const matched = name === '' ? undefined : matchWritingFunction(name, writingFunctions)
-    if (matched !== undefined) {
-      return writeBecause('writing-function', matched)
-    }
+  const name = qualifiedNameBefore(tokens, open)
+  if (name === undefined) {
+    return undefined
   }
-  return undefined
+  const matched = matchWritingFunction(name, options.writingFunctions)
+  if (matched !== undefined) {
+    return writeBecause('writing-function', matched)
+  }
+  const entry = matchingEntry(name, options.conditionalWritingFunctions)
+  const rule = entry === undefined ? undefined : options.conditionalWritingFunctions.get(entry)
+  if (rule === undefined) {
+    return undefined
+  }
+  const argument = tokens[open]?.text === '(' ? argumentAt(tokens, open, rule.argument) : undefined
+  const known = argument === undefined ? undefined : literalValue(argument, values)
+  return known !== undefined && !rule.writesWith(known.value)
+    ? undefined
+    : writeBecause('writing-function', normalizeFunctionName(name))
 }
 
-/**
- * Where the possibly qualified, possibly quoted name that ends at `end` starts (`end` when there
- * is none): `nextval`, `pg_catalog . "nextval"`, with the blanks before `end` skipped.
- */
-function nameStart(text: string, end: number): number {
-  let i = skipBlanksBackwards(text, end)
-  for (;;) {
-    const partEnd = i
-    if (i > 0 && text[i - 1] === '"') {
-      const open = text.lastIndexOf('"', i - 2)
-      if (open === -1) {
-        return partEnd
-      }
-      i = open
-    } else {
-      while (i > 0 && isIdentifierChar(text.charCodeAt(i - 1))) {
-        i--
-      }
+/** `schema.name`, `"pg_catalog"."nextval"`, `U&"…"`: the possibly qualified name just before `end`. */
+function qualifiedNameBefore(tokens: readonly SqlToken[], end: number): string | undefined {
+  let name: string | undefined
+  for (let i = end - 1; i >= 0; i -= 2) {
+    const part = tokens[i]
+    if (part === undefined || (part.kind !== 'word' && part.kind !== 'name')) {
+      return name
     }
-    if (i === partEnd) {
-      return i
+    name = name === undefined ? part.text : `${part.text}.${name}`
+    if (tokens[i - 1]?.text !== '.' || tokens[i - 1]?.kind !== 'symbol') {
+      return name
     }
-    const beforeDot = skipBlanksBackwards(text, i)
-    if (beforeDot === 0 || text[beforeDot - 1] !== '.') {
-      return i
-    }
-    i = skipBlanksBackwards(text, beforeDot - 1)
-  }
-}
-
-function skipBlanksBackwards(text: string, end: number): number {
-  let i = end
-  while (i > 0 && isBlank(text.charCodeAt(i - 1))) {
-    i--
-  }
-  return i
-}
-
-/** The name a parameter ends with when it is followed by `(`: `sql.id`, `sql.ref`, `sql.raw`, `sql.table`. */
-function trailingName(node: OperationNode): string {
-  switch (node.kind) {
-    case 'IdentifierNode':
-      return (node as IdentifierNode).name
-    case 'SchemableIdentifierNode': {
-      const { schema, identifier } = node as SchemableIdentifierNode
-      return schema === undefined ? identifier.name : `${schema.name}.${identifier.name}`
-    }
-    case 'TableNode':
-      return trailingName((node as TableNode).table)
-    case 'ColumnNode':
-      return (node as ColumnNode).column.name
-    case 'ReferenceNode': {
-      const { table, column } = node as ReferenceNode
-      const name = trailingName(column)
-      return table === undefined ? name : `${trailingName(table)}.${name}`
-    }
-    case 'RawNode':
-      return rawTrailingName(node as RawNode)
-    default:
-      return ''
-  }
-}
-
-function rawTrailingName(node: RawNode): string {
-  const fragments = node.sqlFragments
-  const last = fragments.length - 1
-  const lastFragment = fragments[last] ?? ''
-  if (lastFragment.trim() !== '') {
-    return lastFragment.slice(nameStart(lastFragment, lastFragment.length)).trim()
-  }
-  const lastParameter = node.parameters[last - 1]
-  if (lastParameter === undefined) {
-    return ''
-  }
-  const name = trailingName(lastParameter)
-  // `sql.id('public', 'nextval')` is the fragments `['', '.', '']` around two identifiers.
-  const qualifier = node.parameters[last - 2]
-  if (fragments[last - 1]?.trim() === '.' && qualifier !== undefined) {
-    return `${trailingName(qualifier)}.${name}`
   }
   return name
 }
 
-function isIdentifierChar(code: number): boolean {
-  return (
-    (code >= 97 && code <= 122) ||
-    (code >= 65 && code <= 90) ||
-    (code >= 48 && code <= 57) ||
-    code === 95 ||
-    code === 36 ||
-    code > 127
-  )
+/** The tokens of argument `index` of the list opened at `open`, or `undefined` when it is cut short. */
+function argumentAt(
+  tokens: readonly SqlToken[],
+  open: number,
+  index: number,
+): SqlToken[] | undefined {
+  let depth = 0
+  let current = 0
+  const argument: SqlToken[] = []
+  for (let i = open + 1; i < tokens.length; i++) {
+    const token = tokens[i] as SqlToken
+    const symbol = token.kind === 'symbol' ? token.text : ''
+    if (depth === 0 && (symbol === ')' || symbol === ',')) {
+      if (current === index) return argument
+      if (symbol === ')') return undefined
+      current++
+      continue
+    }
+    if (symbol === '(' || symbol === '[') depth++
+    if (symbol === ')' || symbol === ']') depth--
+    if (current === index) argument.push(token)
+  }
+  return undefined
 }
 
-function isBlank(code: number): boolean {
-  return code === 32 || (code >= 9 && code <= 13)
+/** The value of an argument that is one literal or one parameter of known value. */
+function literalValue(
+  argument: readonly SqlToken[],
+  values: readonly unknown[],
+): { readonly value: unknown } | undefined {
+  const token = argument[0]
+  if (argument.length !== 1 || token === undefined) {
+    return undefined
+  }
+  if (token.kind === 'number' || token.kind === 'string') {
+    return { value: token.text }
+  }
+  if (token.kind === 'word' && token.text === 'null') {
+    return { value: null }
+  }
+  const index = token.kind === 'parameter' ? Number(token.text) - PARAMETER_BASE : -1
+  return index >= 0 && index < values.length ? { value: values[index] } : undefined
+}
+
+function isWord(token: SqlToken | undefined, word: string): boolean {
+  return token?.kind === 'word' && token.text === word
 }

@@ -30,6 +30,11 @@ export function normalizeFunctionName(name: string): string {
   return name
 }
 
+/** A set of normalized function names, or a map keyed by them. */
+export interface FunctionNames {
+  has(name: string): boolean
+}
+
 /**
  * The normalized name of a called function when the set lists it, else `undefined`. A bare entry
  * (`nextval`) matches the function in any schema (`pg_catalog.nextval`); a qualified entry
@@ -41,23 +46,37 @@ export function normalizeFunctionName(name: string): string {
  */
 export function matchWritingFunction(
   calledName: string,
-  writingFunctions: ReadonlySet<string>,
+  writingFunctions: FunctionNames,
 ): string | undefined {
   if (writingFunctions.has(calledName)) {
     return calledName
   }
   const name = normalizeFunctionName(calledName)
-  if (name !== calledName && writingFunctions.has(name)) {
+  return matchingEntry(name, writingFunctions) === undefined ? undefined : name
+}
+
+/**
+ * The entry of `names` that a call matches (see {@link matchWritingFunction}), else `undefined`.
+ *
+ * ```ts
+ * matchingEntry('pg_catalog.lo_open', new Map([['lo_open', rule]])) // 'lo_open'
+ * ```
+ */
+export function matchingEntry(calledName: string, names: FunctionNames): string | undefined {
+  const name = normalizeFunctionName(calledName)
+  if (names.has(name)) {
     return name
   }
   const lastDot = name.lastIndexOf('.')
   if (lastDot === -1) {
     return undefined
   }
-  if (writingFunctions.has(name.slice(lastDot + 1))) {
-    return name
+  const bare = name.slice(lastDot + 1)
+  if (names.has(bare)) {
+    return bare
   }
   // `database.schema.function`: PostgreSQL accepts the current database's name in front.
   const schemaDot = name.lastIndexOf('.', lastDot - 1)
-  return schemaDot !== -1 && writingFunctions.has(name.slice(schemaDot + 1)) ? name : undefined
+  const qualified = schemaDot === -1 ? undefined : name.slice(schemaDot + 1)
+  return qualified !== undefined && names.has(qualified) ? qualified : undefined
 }

@@ -77,3 +77,149 @@ describe('raw sql inside a select', () => {
     expect(classify(query)).toEqual(READ)
   })
 })
+
+describe('raw sql read the way PostgreSQL reads it (issue 9, item 12)', () => {
+  const cte = (statement: RawBuilder<unknown>) =>
+    db
+      .with('changed', () => statement as RawBuilder<{ id: number }>)
+      .selectFrom('changed')
+      .selectAll()
+
+  it.each([
+    ['raw update', sql`(update ${sql.table('pet')} set name = name returning id)`],
+    ['raw update', sql`(UPDATE ${sql.id('pet')} p SET name = p.name RETURNING p.id)`],
+    ['raw update', sql`(update ${sql.table('public.pet')} as "my pet" set name = 'x')`],
+    ['raw update', sql`(update only (pet) set name = name returning id)`],
+    ['raw update', sql`(update U&"p\\0065t" set name = name returning id)`],
+    ['raw update', sql`(${sql.raw('update')} pet set name = name returning id)`],
+    ['raw delete', sql`(delete /* all */ from pet returning id)`],
+    ['raw delete', sql`(DELETE -- all\nFROM pet returning id)`],
+    ['raw insert', sql`(insert${sql.raw(' into ')}pet (name) values ('x') returning id)`],
+  ])('finds a %s hidden from a pattern', (detail, statement) => {
+    expect(classify(cte(statement))).toEqual(dataModifying(detail))
+  })
+
+  it.each([
+    ['for update', sql`FOR /*c*/ UPDATE`],
+    ['for update', sql`for /* a /* nested */ comment */ update`],
+    ['for share', sql`for -- a comment\n share`],
+    ['for update', sql`for ${sql.raw('update')}`],
+    ['for no key update', sql`for ${sql.raw('no key')} update`],
+    ['for key share', sql`FOR/**/KEY/**/SHARE`],
+  ])('finds %s between comments and parameters', (detail, modifier) => {
+    expect(classify(person().modifyEnd(modifier))).toEqual(rowLock(detail))
+  })
+
+  it('finds a lock clause split over two raw modifiers', () => {
+    const query = person().modifyEnd(sql`for`).modifyEnd(sql`update`)
+    expect(classify(query).reason).toBe('row-lock')
+    expect(classify(person().modifyEnd(sql`for key`).modifyEnd(sql`share`)).reason).toBe('row-lock')
+  })
+
+  it.each([
+    ['nextval', sql`nextval /*c*/ ('s')`],
+    ['nextval', sql`nextval -- c\n('s')`],
+    ['pg_catalog.nextval', sql`pg_catalog /*c*/ . /*c*/ nextval('s')`],
+    ['nextval', sql`U&"\\006Eextval"('s')`],
+    ['nextval', sql`U&"!006Eextval" UESCAPE '!' ('s')`],
+    ['nextval', sql`"${sql.raw('nextval')}"('s')`],
+    ['nextval', sql`${sql.raw('next')}${sql.raw('val')}('s')`],
+  ])('finds a call to %s behind comments and quoting', (detail, call) => {
+    expect(classify(db.selectNoFrom(call.as('x')))).toEqual(writingFunction(detail))
+  })
+
+  it('finds a writing function name whose parentheses come from the builder', () => {
+    const query = db
+      .selectFrom('person')
+      .modifyFront(sql`nextval`)
+      .select((eb) => eb.parens(eb.val('s')).as('x'))
+    expect(classify(query)).toEqual(writingFunction('nextval'))
+  })
+
+  it.each([
+    ['pg_catalog.nextval', 'pg_catalog . /* c */ nextval'],
+    ['nextval', 'nextval /* c */'],
+    ['nextval', 'U&"\\006Eextval"'],
+  ])('reads a function name given to eb.fn as text: %s', (detail, name) => {
+    const query = db.selectNoFrom((eb) => eb.fn(name, [sql.lit('s')]).as('x'))
+    expect(classify(query)).toEqual(writingFunction(detail))
+  })
+
+  it('finds select … into, which creates a table', () => {
+    const query = person().select(sql`id into person_copy` as never)
+    expect(classify(query)).toEqual({ access: 'write', reason: 'statement', detail: 'select into' })
+  })
+
+  it('sends text it cannot read safely to the primary', () => {
+    const unclosed = person().where(sql<boolean>`name = 'it''s`)
+    expect(classify(unclosed)).toMatchObject({ access: 'write', reason: 'raw-sql' })
+    const nodeInAString = person().where(
+      sql<boolean>`name = '${db.selectFrom('pet').select('name')}'`,
+    )
+    expect(classify(nodeInAString)).toMatchObject({ access: 'write', reason: 'raw-sql' })
+  })
+
+  it('reads a backslash-escaped quote both ways (standard_conforming_strings off)', () => {
+    const query = person().where(sql<boolean>`name = '\\' for update --'`)
+    expect(classify(query)).toEqual(rowLock('for update'))
+  })
+
+  it.each([
+    sql`'update pet set name = 1' || 'for update'`,
+    sql`$$ delete from pet $$`,
+    sql`$tag$ for update $tag$ || $$x$$`,
+    sql`E'it\\'s for update'`,
+    sql`"update" + "insert" + "for"`,
+    sql`${sql.ref('update')} /* for update */ -- insert into\n`,
+    sql`lower(${'for update'})`,
+    sql`nextval_count + currval_like`,
+  ])('leaves keywords inside strings, comments and names on a replica: %#', (text) => {
+    expect(classify(person().select(sql<string>`${text}`.as('x')))).toEqual(READ)
+  })
+})
+
+describe('lo_open, which writes when its mode has INV_WRITE (0x20000)', () => {
+  const INV_WRITE = 0x20000
+  const INV_READ = 0x40000
+  const lo = (mode: unknown) => db.selectNoFrom(sql`lo_open(${sql.lit(1)}, ${mode})`.as('fd'))
+  const literal = (mode: string) => db.selectNoFrom(sql`lo_open(1, ${sql.raw(mode)})`.as('fd'))
+
+  it.each([
+    ['a parameter', lo(INV_WRITE)],
+    ['a read-write parameter', lo(INV_READ | INV_WRITE)],
+    ['a string parameter', lo(String(INV_WRITE))],
+    ['a literal', literal('131072')],
+    ['a hexadecimal literal', literal('0x20000')],
+    ['a string literal', literal("'393216'")],
+    ['an expression', literal('262144 | 131072')],
+    ['a sql.lit', lo(sql.lit(INV_WRITE))],
+    ['a parameter of unknown form', lo({ mode: 'w' })],
+    ['a user $1', literal('$1')],
+  ])('goes to the primary with %s', (_how, query) => {
+    expect(classify(query)).toEqual(writingFunction('lo_open'))
+  })
+
+  it('goes to the primary when its name is at the end of raw text, the mode unknown', () => {
+    expect(classify(db.selectNoFrom(sql`lo_open`.as('x')))).toEqual(writingFunction('lo_open'))
+  })
+
+  it.each([
+    ['a read parameter', lo(INV_READ)],
+    ['a read literal', literal('262144')],
+    ['a read string parameter', lo(' 0x40000 ')],
+    ['a null mode', lo(null)],
+  ])('stays on a replica with %s', (_how, query) => {
+    expect(classify(query)).toEqual(READ)
+  })
+
+  it('inspects the mode given through eb.fn', () => {
+    const call = (mode: number) =>
+      db.selectNoFrom((eb) => eb.fn('pg_catalog.lo_open', [eb.val(1), eb.val(mode)]).as('fd'))
+    expect(classify(call(INV_WRITE))).toEqual(writingFunction('pg_catalog.lo_open'))
+    expect(classify(call(INV_READ))).toEqual(READ)
+    const computed = db.selectNoFrom((eb) =>
+      eb.fn('lo_open', [eb.val(1), eb(eb.val(INV_READ), '+', eb.val(0))]).as('fd'),
+    )
+    expect(classify(computed)).toEqual(writingFunction('lo_open'))
+  })
+})
