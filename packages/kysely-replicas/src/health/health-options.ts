@@ -1,6 +1,6 @@
 import { checkOptionNames, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
-import { isConnectionError } from './is-connection-error.js'
+import { isConnectionError, isSaturationError } from './is-connection-error.js'
 
 /**
  * How nodes that fail are detected and probed back.
@@ -18,6 +18,12 @@ export interface HealthConfig {
   readonly probeTimeoutMs?: number
   /** Whether an error is the node's fault (see `isConnectionError`, the default). */
   readonly isConnectionError?: (error: unknown) => boolean
+  /**
+   * Whether an error says the node's pool had no free connection in time (see
+   * `isSaturationError`, the default): the read may be retried elsewhere, the node stays up.
+   * Checked before `isConnectionError`.
+   */
+  readonly isSaturationError?: (error: unknown) => boolean
   /** The probe's SQL. Default `select 1`. */
   readonly probeSql?: string
 }
@@ -31,6 +37,7 @@ const HEALTH_OPTIONS: OptionNames<HealthConfig> = Object.freeze({
   maxProbeIntervalMs: true,
   probeTimeoutMs: true,
   isConnectionError: true,
+  isSaturationError: true,
   probeSql: true,
 })
 
@@ -49,6 +56,7 @@ export function normalizeHealth(config: HealthConfig | undefined): HealthOptions
     maxProbeIntervalMs: config?.maxProbeIntervalMs ?? 1000,
     probeTimeoutMs: config?.probeTimeoutMs ?? 2000,
     isConnectionError: config?.isConnectionError ?? isConnectionError,
+    isSaturationError: config?.isSaturationError ?? isSaturationError,
     probeSql: config?.probeSql ?? 'select 1',
   }
   for (const key of ['probeIntervalMs', 'maxProbeIntervalMs', 'probeTimeoutMs'] as const) {
@@ -64,8 +72,10 @@ export function normalizeHealth(config: HealthConfig | undefined): HealthOptions
       'health.maxProbeIntervalMs must not be less than health.probeIntervalMs.',
     )
   }
-  if (typeof options.isConnectionError !== 'function') {
-    throw new InvalidConfigError('health.isConnectionError must be a function (error) => boolean.')
+  for (const key of ['isConnectionError', 'isSaturationError'] as const) {
+    if (typeof options[key] !== 'function') {
+      throw new InvalidConfigError(`health.${key} must be a function (error) => boolean.`)
+    }
   }
   if (typeof options.probeSql !== 'string' || options.probeSql.trim() === '') {
     throw new InvalidConfigError('health.probeSql must be a non-empty SQL string.')

@@ -4,6 +4,13 @@ import type { ReplicasEvents } from '../events/replicas-events.js'
 import type { HealthOptions } from './health-options.js'
 
 /**
+ * Whose fault a failure was: the node's (down, unreachable, shutting down: it is marked down),
+ * its pool's (`saturated`: every connection busy, none free in time; the node stays up), or the
+ * query's (an SQL error).
+ */
+export type FailureKind = 'node' | 'saturated' | 'query'
+
+/**
  * The circuit breaker of one node: up until a connection-level failure, then down and probed in
  * the background, with backoff, until a probe answers. One probe at a time; none after `close()`;
  * timers never keep the process alive.
@@ -16,6 +23,7 @@ export class NodeHealth {
   readonly #probe: CompiledQuery
   readonly #onChange: () => void
   #confirm: (() => Promise<void>) | undefined
+  #probeOn: ((sql: string) => Promise<void>) | undefined
   #downSince: number | undefined
   #lastError: string | undefined
   #delay = 0
@@ -51,9 +59,17 @@ export class NodeHealth {
     return this.#lastError
   }
 
-  /** Whether the error is the node's fault rather than the query's. */
+  /** Whose fault the error was; saturation is asked first, a pool timeout being no dead node. */
+  failureKind(error: unknown): FailureKind {
+    if (this.#options.isSaturationError(error)) {
+      return 'saturated'
+    }
+    return this.#options.isConnectionError(error) ? 'node' : 'query'
+  }
+
+  /** Whether the error is the node's fault (not its pool's, not the query's). */
   isNodeFailure(error: unknown): boolean {
-    return this.#options.isConnectionError(error)
+    return this.failureKind(error) === 'node'
   }
 
   /** Takes the node out of rotation after a connection-level failure and starts probing it. */
@@ -72,6 +88,14 @@ export class NodeHealth {
   /** Has `confirm` run after a probe answers and before the node is marked up (see NodeMonitor). */
   confirmWith(confirm: () => Promise<void>): void {
     this.#confirm = confirm
+  }
+
+  /**
+   * Has probes run by `probe` (given the probe's SQL) instead of on a connection of the node's
+   * pool, which may be busy with user queries: a monitor with connections of its own.
+   */
+  probeWith(probe: (sql: string) => Promise<void>): void {
+    this.#probeOn = probe
   }
 
   /** Stops probing for good. */
@@ -141,6 +165,9 @@ export class NodeHealth {
   }
 
   async #query(): Promise<void> {
+    if (this.#probeOn !== undefined) {
+      return this.#probeOn(this.#probe.sql)
+    }
     const connection = await this.#driver.acquireConnection()
     try {
       await connection.executeQuery(this.#probe)

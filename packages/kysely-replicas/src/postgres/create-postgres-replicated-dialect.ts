@@ -9,9 +9,13 @@ import {
   type ReplicatedDialectConfig,
 } from '../replicated-dialect-config.js'
 import type { NodeMonitorFactory } from '../topology/node-monitor.js'
+import { type CheckPool, checkPoolSettings, type OwnCheckPath, ownCheckPath } from './check-pool.js'
 import { type ErrorEmittingPool, handlePoolErrors } from './handle-pool-errors.js'
-import { postgresTopology } from './postgres-topology.js'
-import type { PostgresTopologyOptions } from './postgres-topology-options.js'
+import { PostgresTopologyMonitor } from './postgres-topology-monitor.js'
+import {
+  normalizeTopologyOptions,
+  type PostgresTopologyOptions,
+} from './postgres-topology-options.js'
 
 /**
  * A pool class such as node-postgres' `pg.Pool`: what {@link createPostgresReplicatedDialect}
@@ -165,9 +169,11 @@ export function createPostgresReplicatedDialect<Config extends object>(
     )
   }
   nodes.forEach(checkNode)
+  const nodeSettings = new Map<string, object>()
   const built = nodes.map((node, index): ReplicaConfig => {
     const name = node.name ?? (index === 0 ? 'primary' : `replica-${index - 1}`)
     const settings = Object.fromEntries(Object.entries(node).filter(([key]) => !OWN_KEYS.has(key)))
+    nodeSettings.set(name, { ...poolOptions, ...settings })
     const pool = new Pool({
       connectionTimeoutMillis: 2000,
       ...poolOptions,
@@ -182,7 +188,14 @@ export function createPostgresReplicatedDialect<Config extends object>(
     ...rest,
     primary,
     replicas,
-    monitor: monitor ?? topologyMonitor(topology),
+    monitor:
+      monitor ??
+      topologyMonitor(topology, (name, timeoutMs) => {
+        const pool = new Pool(
+          checkPoolSettings(nodeSettings.get(name) ?? {}, timeoutMs) as Config,
+        ) as unknown as CheckPool
+        return ownCheckPath(pool, (error) => onPoolError?.(error, name))
+      }),
   })
 }
 
@@ -214,11 +227,17 @@ function isObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+// The pools are built here, so the monitor gets connections of its own to each node (a small
+// pool made per Kysely instance and closed with it): its checks and the health probes never wait
+// behind user queries in the node's pool.
 function topologyMonitor(
   topology: PostgresTopologyOptions | false | undefined,
+  checkPool: (node: string, timeoutMs: number) => OwnCheckPath,
 ): NodeMonitorFactory | undefined {
   if (topology === false) {
     return undefined
   }
-  return postgresTopology(topology)
+  const options = normalizeTopologyOptions(topology)
+  return (context) =>
+    new PostgresTopologyMonitor(context, options, (node) => checkPool(node, options.timeoutMs))
 }

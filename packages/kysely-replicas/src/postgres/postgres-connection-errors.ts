@@ -52,3 +52,24 @@ export function isPostgresConnectionError(error: {
     RECOVERY_CONFLICT.test(error.message)
   )
 }
+
+// pg-pool fails a caller that waited in its queue for `connectionTimeoutMillis` with this text
+// and no code; a new connection that timed out says "Connection terminated due to connection
+// timeout" instead, and a refused one carries ECONNREFUSED.
+const POOL_QUEUE_TIMEOUT = 'timeout exceeded when trying to connect'
+
+/**
+ * Whether node-postgres' pool gave up on a caller that waited in its queue because every client
+ * was busy: the pool is saturated, which says nothing of the server.
+ *
+ * ```ts
+ * isPostgresPoolSaturated(new Error('timeout exceeded when trying to connect')) // true
+ * isPostgresPoolSaturated(new Error('Connection terminated due to connection timeout')) // false
+ * ```
+ */
+export function isPostgresPoolSaturated(error: {
+  readonly code?: unknown
+  readonly message?: unknown
+}): boolean {
+  return error.code === undefined && error.message === POOL_QUEUE_TIMEOUT
+}

@@ -2,8 +2,15 @@ import { describeError } from '../events/describe-error.js'
 import type { LagEvent, RoleChangeEvent } from '../events/replicas-events.js'
 import type { DatabaseNode, NodeLag, NodeRole } from '../nodes/database-node.js'
 import type { MonitorContext, NodeMonitor } from '../topology/node-monitor.js'
+import type { OwnCheckPath } from './check-pool.js'
 import type { TopologyOptions } from './postgres-topology-options.js'
-import { checkNode, type NodeReport } from './topology-check.js'
+import {
+  type CheckOutcome,
+  type CheckPath,
+  checkNode,
+  driverCheckPath,
+  type NodeReport,
+} from './topology-check.js'
 
 /** Checks asked for out of turn (a primary failure, a node back up) are at least this far apart. */
 const IMMEDIATE_CHECK_SPACING_MS = 100
@@ -28,6 +35,8 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   /** Nodes whose check error was logged, until they answer again. */
   readonly #warned = new Set<DatabaseNode>()
   readonly #onNodeUp = () => this.#requestCheck()
+  readonly #paths = new Map<DatabaseNode, CheckPath>()
+  readonly #ownPaths: OwnCheckPath[] = []
   #splitBrain: string | undefined
   #started: Promise<void> | undefined
   #running: Promise<void> | undefined
@@ -39,9 +48,29 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   /** Whether the last check found a node that takes writes; checks run faster while not. */
   #writable = true
 
-  constructor(context: MonitorContext, options: TopologyOptions) {
+  /**
+   * With `ownPath`, each node is checked and probed on connections of the monitor's own (closed
+   * with it), never behind user queries; without, on the node's pool.
+   */
+  constructor(
+    context: MonitorContext,
+    options: TopologyOptions,
+    ownPath?: (node: string) => OwnCheckPath,
+  ) {
     this.#context = context
     this.#options = options
+    for (const node of context.nodes) {
+      const own = ownPath?.(node.name)
+      if (own === undefined) {
+        this.#paths.set(node, driverCheckPath(node.driver))
+        continue
+      }
+      this.#ownPaths.push(own)
+      this.#paths.set(node, own)
+      node.health.probeWith(async (sql) => {
+        await own.run(sql, () => {})
+      })
+    }
   }
 
   /** Runs the first check, so that roles are known before the first query, then the timer. */
@@ -55,11 +84,22 @@ export class PostgresTopologyMonitor implements NodeMonitor {
     return this.#run()
   }
 
-  /** Stops the timer and waits for a check that is running (bounded by its timeout). */
+  /**
+   * Stops the timer, waits for a check that is running (bounded by its timeout), then closes the
+   * monitor's own connections.
+   */
   async close(): Promise<void> {
     this.#closed = true
     this.#clearTimer()
     this.#context.events.off('node-up', this.#onNodeUp)
+    try {
+      await this.#settleRunning()
+    } finally {
+      await Promise.allSettled(this.#ownPaths.map((path) => path.close()))
+    }
+  }
+
+  async #settleRunning(): Promise<void> {
     const running = this.#running
     if (running === undefined) {
       return
@@ -149,7 +189,13 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   async #check(): Promise<void> {
     const { nodes } = this.#context
     const outcomes = await Promise.all(
-      nodes.map((node) => checkNode(node, this.#options.timeoutMs)),
+      nodes.map((node) =>
+        checkNode(
+          node,
+          this.#paths.get(node) ?? driverCheckPath(node.driver),
+          this.#options.timeoutMs,
+        ),
+      ),
     )
     if (this.#closed) {
       return
@@ -163,11 +209,11 @@ export class PostgresTopologyMonitor implements NodeMonitor {
       if (outcome.kind === 'report') {
         this.#warned.delete(node)
         answers.push({ node, report: outcome.report })
-      } else if (outcome.kind === 'timeout' || node.health.isNodeFailure(outcome.error)) {
-        // Its own probe brings it back; until then it keeps the role it had.
-        node.health.markDown(outcome.error)
+      } else if (outcome.kind === 'queued') {
+        // Its pool is busy, or cannot connect: left as it was until the wait tells which.
+        void outcome.settled.then((settled) => this.#judgeLate(node, settled))
       } else {
-        this.#warn(node, outcome.error)
+        this.#judgeFailure(node, outcome)
       }
     }
 
@@ -293,6 +339,26 @@ export class PostgresTopologyMonitor implements NodeMonitor {
         seconds: lag.seconds,
         excluded: lag.excluded,
       })
+    }
+  }
+
+  #judgeFailure(
+    node: DatabaseNode,
+    outcome: Exclude<CheckOutcome, { kind: 'report' | 'queued' }>,
+  ): void {
+    const kind = outcome.kind === 'timeout' ? 'node' : node.health.failureKind(outcome.error)
+    if (kind === 'node') {
+      // Its own probe brings it back; until then it keeps the role it had.
+      node.health.markDown(outcome.error)
+    } else if (kind === 'query') {
+      this.#warn(node, outcome.error)
+    }
+    // Saturated: its pool had no free connection, which says nothing of the server.
+  }
+
+  #judgeLate(node: DatabaseNode, settled: CheckOutcome): void {
+    if (!this.#closed && settled.kind === 'failed') {
+      this.#judgeFailure(node, settled)
     }
   }
 

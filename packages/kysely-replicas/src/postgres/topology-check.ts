@@ -1,4 +1,4 @@
-import { CompiledQuery } from 'kysely'
+import { CompiledQuery, type Driver } from 'kysely'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import { parseLsn } from './lsn.js'
 
@@ -12,8 +12,6 @@ export const TOPOLOGY_SQL = `select pg_is_in_recovery() as in_recovery,
   pg_last_wal_replay_lsn()::text as replay_lsn,
   extract(epoch from (now() - pg_last_xact_replay_timestamp()))::float8 as replay_age`
 
-const QUERY = CompiledQuery.raw(TOPOLOGY_SQL)
-
 /** What one node said about itself. */
 export interface NodeReport {
   readonly inRecovery: boolean
@@ -25,51 +23,111 @@ export interface NodeReport {
   readonly replayAge: number | undefined
 }
 
+/**
+ * How the monitor reaches a node: connections of its own, or the node's pool, which it shares
+ * with user queries.
+ */
+export interface CheckPath {
+  /** The node's own pool: waiting for one of its connections says nothing of the server. */
+  readonly shared: boolean
+  /** Runs one statement on a connection; calls `connected` once it has one. */
+  run(sql: string, connected: () => void): Promise<readonly unknown[]>
+}
+
 /** The outcome of checking one node. */
 export type CheckOutcome =
   | { readonly kind: 'report'; readonly report: NodeReport }
   | { readonly kind: 'failed'; readonly error: unknown }
   | { readonly kind: 'timeout'; readonly error: Error }
+  /**
+   * Still waiting for a connection of a shared pool at the deadline: busy or dead, only the wait
+   * can tell; `settled` is what it ends with.
+   */
+  | { readonly kind: 'queued'; readonly settled: Promise<CheckOutcome> }
 
-/**
- * Runs the topology query on one node, on a connection of the node's own pool, giving up after
- * `timeoutMs` (the query still finishes, or fails, in the background and its connection goes
- * back to the pool).
- */
-export async function checkNode(node: DatabaseNode, timeoutMs: number): Promise<CheckOutcome> {
-  const check = query(node).then(
-    (rows): CheckOutcome => {
+/** A check path over the node's own driver, hence its pool. */
+export function driverCheckPath(driver: Driver): CheckPath {
+  return {
+    shared: true,
+    async run(sql, connected) {
+      const connection = await driver.acquireConnection()
+      connected()
       try {
-        return { kind: 'report', report: parseReport(rows[0]) }
-      } catch (error) {
-        return { kind: 'failed', error }
+        return (await connection.executeQuery(CompiledQuery.raw(sql))).rows
+      } finally {
+        await driver.releaseConnection(connection)
       }
     },
-    (error: unknown): CheckOutcome => ({ kind: 'failed', error }),
-  )
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<CheckOutcome>((resolve) => {
-    timer = setTimeout(() => {
-      const error = new Error(
-        `"${node.name}" did not answer the topology check within ${timeoutMs} ms.`,
-      )
-      resolve({ kind: 'timeout', error })
-    }, timeoutMs)
-    timer.unref?.()
-  })
-  try {
-    return await Promise.race([check, timeout])
-  } finally {
-    clearTimeout(timer)
   }
 }
 
-async function query(node: DatabaseNode): Promise<readonly unknown[]> {
-  const connection = await node.driver.acquireConnection()
+/**
+ * Runs the topology query on one node, giving up after `timeoutMs` (the query still finishes,
+ * or fails, in the background). A connection that fails with a node-level error after it was
+ * had (a session terminated by an administrator, a reset) is that connection's problem until a
+ * fresh one fails too: the check is tried once more, within the same deadline.
+ */
+export async function checkNode(
+  node: DatabaseNode,
+  path: CheckPath,
+  timeoutMs: number,
+): Promise<CheckOutcome> {
+  const deadline = Date.now() + timeoutMs
+  const first = await attempt(node, path, deadline, timeoutMs)
+  if (
+    first.outcome.kind !== 'failed' ||
+    !first.connected ||
+    !node.health.isNodeFailure(first.outcome.error) ||
+    Date.now() >= deadline
+  ) {
+    return first.outcome
+  }
+  return (await attempt(node, path, deadline, timeoutMs)).outcome
+}
+
+async function attempt(
+  node: DatabaseNode,
+  path: CheckPath,
+  deadline: number,
+  timeoutMs: number,
+): Promise<{ outcome: CheckOutcome; connected: boolean }> {
+  let connected = false
+  const check = path
+    .run(TOPOLOGY_SQL, () => {
+      connected = true
+    })
+    .then(
+      (rows): CheckOutcome => {
+        try {
+          return { kind: 'report', report: parseReport(rows[0]) }
+        } catch (error) {
+          return { kind: 'failed', error }
+        }
+      },
+      (error: unknown): CheckOutcome => ({ kind: 'failed', error }),
+    )
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<CheckOutcome>((resolve) => {
+    timer = setTimeout(
+      () => {
+        if (path.shared && !connected) {
+          resolve({ kind: 'queued', settled: check })
+          return
+        }
+        const error = new Error(
+          `"${node.name}" did not answer the topology check within ${timeoutMs} ms.`,
+        )
+        resolve({ kind: 'timeout', error })
+      },
+      Math.max(0, deadline - Date.now()),
+    )
+    timer.unref?.()
+  })
   try {
-    return (await connection.executeQuery(QUERY)).rows
+    const outcome = await Promise.race([check, timeout])
+    return { outcome, connected }
   } finally {
-    await node.driver.releaseConnection(connection)
+    clearTimeout(timer)
   }
 }
 

@@ -131,9 +131,11 @@ export class NodeRouter {
 
   /**
    * Where a failed single read goes next, or `undefined` when it must not be retried: only reads
-   * that failed on a replica with a connection-level error, never one pinned to a replica index.
-   * The failed replica was marked down where it failed. With `atLeast` (read-your-writes), only
-   * a replica known to have replayed that position may take the read; else the primary does.
+   * that failed on a replica with a connection-level error, or because its pool had no free
+   * connection in time (saturated: the replica stays up, the read just goes elsewhere), never
+   * one pinned to a replica index. A replica that failed was marked down where it failed. With
+   * `atLeast` (read-your-writes), only a replica known to have replayed that position may take
+   * the read; else the primary does.
    */
   nextAfterFailure(
     failed: DatabaseNode,
@@ -143,7 +145,7 @@ export class NodeRouter {
     tried: DatabaseNode[],
     atLeast?: bigint,
   ): DatabaseNode | undefined {
-    if (failed.role !== 'replica' || !failed.health.isNodeFailure(error)) {
+    if (failed.role !== 'replica' || failed.health.failureKind(error) === 'query') {
       return undefined
     }
     tried.push(failed)

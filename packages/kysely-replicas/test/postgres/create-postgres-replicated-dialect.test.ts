@@ -73,7 +73,10 @@ function create(config: Partial<PostgresReplicatedDialectConfig<PoolConfig>> = {
       ...config,
     }),
   })
-  return { db, pools: [...RecordingPool.created] }
+  // The node pools are built with the dialect; the monitor's own ones (checks and probes) with
+  // each Kysely instance.
+  const created = [...RecordingPool.created]
+  return { db, pools: created.slice(0, 3), checkPools: created.slice(3) }
 }
 
 describe('createPostgresReplicatedDialect', () => {
@@ -90,8 +93,29 @@ describe('createPostgresReplicatedDialect', () => {
     expect(pools.every((pool) => pool.ended)).toBe(true)
   })
 
+  it('gives the monitor a small pool of its own per node, closed with the instance', async () => {
+    const { db, checkPools } = create({
+      poolOptions: { application_name: 'app' },
+      topology: { timeoutMs: 700 },
+    })
+    expect(checkPools.map((pool) => pool.config)).toEqual(
+      ['standby-a', 'primary-b', 'standby-c'].map((host) => ({
+        host,
+        application_name: 'app',
+        max: 2,
+        min: 0,
+        connectionTimeoutMillis: 700,
+        query_timeout: 700,
+        allowExitOnIdle: true,
+      })),
+    )
+    await db.selectFrom('t').selectAll().execute()
+    await db.destroy()
+    expect(checkPools.every((pool) => pool.ended)).toBe(true)
+  })
+
   it('takes the first node as the initial guess only: roles are discovered', async () => {
-    const { db, pools } = create()
+    const { db, pools, checkPools } = create()
     const [row] = await db.insertInto('t').values({ host: 'x' }).returning('host').execute()
     expect(row?.host).toBe('primary-b')
     expect(
@@ -104,8 +128,12 @@ describe('createPostgresReplicatedDialect', () => {
       ['replica-1', 'replica'],
     ])
     expect(
-      pools.every((pool) => pool.queries.some((sql) => sql.includes('pg_is_in_recovery()'))),
+      checkPools.every((pool) => pool.queries.some((sql) => sql.includes('pg_is_in_recovery()'))),
     ).toBe(true)
+    // The checks never wait in the pools user queries use.
+    expect(
+      pools.some((pool) => pool.queries.some((sql) => sql.includes('pg_is_in_recovery()'))),
+    ).toBe(false)
     await db.destroy()
   })
 
