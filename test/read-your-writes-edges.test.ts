@@ -1,6 +1,7 @@
 import { PgCluster, type PgClusterNode } from '@kysely-replicas/pg-cluster'
 import {
   CamelCasePlugin,
+  type CompiledQuery,
   DummyDriver,
   Kysely,
   PostgresAdapter,
@@ -220,7 +221,7 @@ describe('reads that need not be gated or sent to the primary', () => {
     })
     // Replica1 was paused before any row: a select with no table tells where it ran.
     const elsewhere = cold.selectNoFrom(serverPort).compile()
-    const copy = { ...db.selectNoFrom(serverPort).compile() }
+    const copy: CompiledQuery<{ port: number }> = { ...db.selectNoFrom(serverPort).compile() }
     const ports = [
       (await db.executeQuery(elsewhere)).rows[0]?.port,
       (await db.executeQuery(copy)).rows[0]?.port,
