@@ -45,7 +45,7 @@ export type {
 } from './events/replicas-events.js'
 export type { FallbackPolicy } from './health/fallback-policy.js'
 export type { HealthConfig } from './health/health-options.js'
-export { isConnectionError } from './health/is-connection-error.js'
+export { isConnectionError, isSaturationError } from './health/is-connection-error.js'
 export type { DatabaseNode, NodeLag, NodeRole } from './nodes/database-node.js'
 export type { NodeStats } from './nodes/node-stats.js'
 export { type ErrorEmittingPool, handlePoolErrors } from './postgres/handle-pool-errors.js'
