@@ -50,7 +50,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/**/*.test.ts'],
+          // The HTTP recipes in examples/ run their checks against the same shared cluster.
+          include: ['test/**/*.test.ts', 'examples/*/test/**/*.test.{ts,mjs}'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
