@@ -17,7 +17,7 @@ import { describeError } from './events/describe-error.js'
 import type { RouteEvent } from './events/replicas-events.js'
 import type { DatabaseNode } from './nodes/database-node.js'
 import type { NodeConnection } from './nodes/node-connection.js'
-import { compiledBefore, tick } from './routing/compile-order.js'
+import { TimedCompiledQuery, tick } from './routing/compile-order.js'
 import type { NodeRouter } from './routing/node-router.js'
 import type { QueryClassification } from './routing/query-classification.js'
 import { describeTarget, type RouteTarget } from './routing/route-target.js'
@@ -266,16 +266,16 @@ export class ReplicatedConnection implements DatabaseConnection {
   }
 
   // Kysely compiles a single query before acquiring its connection, and the queries of a block
-  // after; only the first query of an acquisition can be a single one. A query compiled
-  // elsewhere (another Kysely instance with a DummyDriver) has no known time: as the first query
-  // of an acquisition, a read runs as a single read (it can depend on no session state), and
-  // anything else holds the primary, where it runs either way.
+  // after; only the first query of an acquisition can be a single one. A query of unknown time
+  // (compiled by another Kysely instance with a DummyDriver, or a `{ ...compiled }` copy): as the
+  // first query of an acquisition, a read runs as a single read (it can depend on no session
+  // state), and anything else holds the primary, where it runs either way.
   #isSingleQuery(query: CompiledQuery): boolean {
     if (this.#held !== undefined || this.#used) {
       return false
     }
     this.#used = true
-    const before = compiledBefore(query, this.#acquiredAt)
+    const before = TimedCompiledQuery.compiledBefore(query, this.#acquiredAt)
     return before ?? this.#router.classify(query).access === 'read'
   }
 

@@ -1,5 +1,5 @@
 import type { CompiledQuery, QueryCompiler, QueryId, RootOperationNode } from 'kysely'
-import { noteCompiled } from './routing/compile-order.js'
+import { TimedCompiledQuery } from './routing/compile-order.js'
 
 /** The primary dialect's compiler, noting when each query was compiled (see compile-order). */
 export class ReplicatedQueryCompiler implements QueryCompiler {
@@ -10,6 +10,6 @@ export class ReplicatedQueryCompiler implements QueryCompiler {
   }
 
   compileQuery(node: RootOperationNode, queryId: QueryId): CompiledQuery {
-    return noteCompiled(this.#compiler.compileQuery(node, queryId))
+    return new TimedCompiledQuery(this.#compiler.compileQuery(node, queryId))
   }
 }

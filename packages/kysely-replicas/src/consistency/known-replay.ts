@@ -20,6 +20,8 @@ export interface ReplayedPosition {
 export class KnownReplay {
   readonly #servers = new Map<string, bigint>()
   readonly #connections = new WeakMap<DatabaseConnection, ConnectionReplay>()
+  // The check running on each server: reads waiting for the same server share it.
+  readonly #checking = new Map<string, Promise<void>>()
 
   /** The highest position known to be replayed where `connection` reads, or -1. */
   of(connection: DatabaseConnection): bigint {
@@ -29,6 +31,36 @@ export class KnownReplay {
     }
     const server = known.server === undefined ? undefined : this.#servers.get(known.server)
     return server !== undefined && server > known.position ? server : known.position
+  }
+
+  /**
+   * Learns how far `connection`'s server has replayed: joins the check already running on that
+   * server when there is one (then returns `true`), else runs `check` on `connection` (a
+   * connection whose server is not known yet always runs its own).
+   */
+  async refresh(
+    connection: DatabaseConnection,
+    check: () => Promise<ReplayedPosition>,
+  ): Promise<boolean> {
+    const server = this.#connections.get(connection)?.server
+    const running = server === undefined ? undefined : this.#checking.get(server)
+    if (running !== undefined) {
+      // A failed shared check tells nothing about this connection: the caller checks again.
+      await running.catch(() => {})
+      return true
+    }
+    const task = check().then((replayed) => this.note(connection, replayed))
+    if (server !== undefined) {
+      this.#checking.set(server, task)
+      const done = () => {
+        if (this.#checking.get(server) === task) {
+          this.#checking.delete(server)
+        }
+      }
+      task.then(done, done)
+    }
+    await task
+    return false
   }
 
   /** Records what a check on `connection` answered. */

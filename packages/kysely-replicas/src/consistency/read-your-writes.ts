@@ -158,10 +158,17 @@ export class ReadYourWrites {
     if (positions === undefined) {
       return false
     }
-    const replayed = asReplayed(await positions.replayedPosition(connection))
-    replay.note(connection, replayed)
-    node.noteReplayed(replayed.position)
-    return replayed.position >= position
+    const check = async () => {
+      const replayed = asReplayed(await positions.replayedPosition(connection))
+      node.noteReplayed(replayed.position)
+      return replayed
+    }
+    // Concurrent reads of one server share one check; a shared check that started before this
+    // read's write committed may fall short of it, and then this read asks for itself.
+    if ((await replay.refresh(connection, check)) && replay.of(connection) < position) {
+      await replay.refresh(connection, check)
+    }
+    return replay.of(connection) >= position
   }
 
   /** Runs `fn` in a new scope, started from a token when one is given. */
