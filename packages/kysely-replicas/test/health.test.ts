@@ -166,16 +166,80 @@ describe('health and fallback', () => {
     expect(journal.attempts.get('replica-0')).toBe(attempts)
   })
 
-  it('probes one at a time with backoff', async () => {
+  it('probes a down node after probeIntervalMs, doubling the wait up to maxProbeIntervalMs', async () => {
+    vi.useFakeTimers()
     const { db, journal } = setup({ health: { probeIntervalMs: 20, maxProbeIntervalMs: 80 } })
-    destroy = () => db.destroy()
+    destroy = async () => {
+      vi.useRealTimers()
+      await db.destroy()
+    }
     journal.down.add('replica-0')
     await read(db)
-    await new Promise((resolve) => setTimeout(resolve, 400))
-    // 20 + 40 + 80 + 80 + … ms: about six probes in 400 ms, far fewer than one per 20 ms.
-    const probes = (journal.attempts.get('replica-0') ?? 0) - 1
-    expect(probes).toBeGreaterThanOrEqual(3)
-    expect(probes).toBeLessThanOrEqual(8)
+    const probes = () => (journal.attempts.get('replica-0') ?? 0) - 1
+    const probesAfter = async (ms: number) => {
+      await vi.advanceTimersByTimeAsync(ms)
+      return probes()
+    }
+    // Waits of 20, 40, 80, 80 ms: each probe is checked one tick before and at its time.
+    expect([await probesAfter(19), await probesAfter(1)]).toEqual([0, 1])
+    expect([await probesAfter(39), await probesAfter(1)]).toEqual([1, 2])
+    expect([await probesAfter(79), await probesAfter(1)]).toEqual([2, 3])
+    expect([await probesAfter(79), await probesAfter(1)]).toEqual([3, 4])
+  })
+
+  it('starts no probe while the last one hangs, even past its timeout', async () => {
+    vi.useFakeTimers()
+    const { db, journal, replication } = setup({
+      health: { probeIntervalMs: 20, maxProbeIntervalMs: 20, probeTimeoutMs: 50 },
+    })
+    destroy = async () => {
+      vi.useRealTimers()
+      await db.destroy()
+    }
+    journal.down.add('replica-0')
+    await read(db)
+    let answer = () => {}
+    journal.stalled.set('replica-0', new Promise<void>((resolve) => (answer = resolve)))
+    await vi.advanceTimersByTimeAsync(20)
+    expect(journal.attempts.get('replica-0')).toBe(2)
+    // Fifty probe intervals, twenty probe timeouts: still the one probe, and the node still down.
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(journal.attempts.get('replica-0')).toBe(2)
+    expect(replication.stats().find((node) => node.name === 'replica-0')?.healthy).toBe(false)
+    // Once it settles, the next one follows an interval later.
+    journal.stalled.delete('replica-0')
+    answer()
+    await vi.advanceTimersByTimeAsync(20)
+    expect(journal.attempts.get('replica-0')).toBe(3)
+  })
+
+  it('keeps no process alive with its probe timers', async () => {
+    const { db, journal } = setup({
+      health: { probeIntervalMs: 10, maxProbeIntervalMs: 10, probeTimeoutMs: 60_000 },
+    })
+    destroy = () => db.destroy()
+    const created: Array<{ ms: number | undefined; timer: NodeJS.Timeout }> = []
+    const setTimer = globalThis.setTimeout
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((
+      callback: () => void,
+      ms?: number,
+    ) => {
+      const timer = setTimer(callback, ms)
+      created.push({ ms, timer })
+      return timer
+    }) as typeof setTimeout)
+    try {
+      journal.down.add('replica-0')
+      await read(db)
+      // The first probe hangs, with its timeout timer pending.
+      journal.stalled.set('replica-0', new Promise<void>(() => {}))
+      await vi.waitFor(() => expect(journal.attempts.get('replica-0')).toBe(2))
+    } finally {
+      spy.mockRestore()
+    }
+    const probeTimers = created.filter(({ ms }) => ms === 10 || ms === 60_000)
+    expect(probeTimers.map(({ ms }) => ms)).toEqual([10, 60_000])
+    expect(probeTimers.map(({ timer }) => timer.hasRef())).toEqual([false, false])
   })
 })
 

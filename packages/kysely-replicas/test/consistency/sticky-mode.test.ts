@@ -137,7 +137,8 @@ describe("read-your-writes, mode 'sticky'", () => {
     expect(new Set(await replication.runInScope(() => readNodes(db, journal), token))).toEqual(
       new Set(['replica-0', 'replica-1']),
     )
-    expect(journal.entries.map((entry) => entry.sql)).not.toContain(expect.stringContaining('lsn'))
+    expect(journal.entries.length).toBeGreaterThan(0)
+    expect(journal.entries.filter((entry) => entry.sql.includes('lsn'))).toEqual([])
   })
 
   it('leaves views alone: onReplica() reads from a replica right after a write', async () => {

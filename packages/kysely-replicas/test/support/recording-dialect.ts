@@ -34,6 +34,10 @@ export class Journal {
   readonly attempts = new Map<string, number>()
   /** Node connections handed out and not yet released, by node. */
   readonly outstanding = new Map<string, number>()
+  /** The rows every stream yields, one chunk each (queries run with execute() return none). */
+  readonly streamedRows: unknown[] = []
+  /** Nodes whose connection attempts wait for the promise before going on, as a hung server. */
+  readonly stalled = new Map<string, Promise<void>>()
 
   /** The nodes that ran queries whose SQL contains `text`. */
   nodesFor(text: string): string[] {
@@ -51,6 +55,8 @@ export class Journal {
     this.down.clear()
     this.queryErrors.clear()
     this.attempts.clear()
+    this.streamedRows.length = 0
+    this.stalled.clear()
   }
 }
 
@@ -110,6 +116,7 @@ class RecordingDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     this.#journal.attempts.set(this.#name, (this.#journal.attempts.get(this.#name) ?? 0) + 1)
+    await this.#journal.stalled.get(this.#name)
     if (this.#journal.down.has(this.#name)) {
       throw Object.assign(new Error(`connect ECONNREFUSED ${this.#name}`), { code: 'ECONNREFUSED' })
     }
@@ -190,7 +197,9 @@ class RecordingConnection implements DatabaseConnection {
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     this.record(query.sql)
-    yield { rows: [] }
+    for (const row of this.#journal.streamedRows) {
+      yield { rows: [row as R] }
+    }
   }
 }
 

@@ -1,0 +1,74 @@
+import { isConnectionError } from 'kysely-replicas'
+import { describe, expect, it } from 'vitest'
+
+const withCode = (code: string, message = 'error') => Object.assign(new Error(message), { code })
+
+describe('isConnectionError', () => {
+  it.each([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ECONNABORTED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'EHOSTDOWN',
+    'ENETUNREACH',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+  ])('blames the node for the socket error %s', (code) => {
+    expect(isConnectionError(withCode(code, `connect ${code} 127.0.0.1:5432`))).toBe(true)
+  })
+
+  it('blames the node for what PostgreSQL says of itself', () => {
+    expect(
+      isConnectionError(withCode('57P01', 'terminating connection due to administrator command')),
+    ).toBe(true)
+    expect(isConnectionError(withCode('57P03', 'the database system is starting up'))).toBe(true)
+    expect(
+      isConnectionError(withCode('40001', 'canceling statement due to conflict with recovery')),
+    ).toBe(true)
+    expect(
+      isConnectionError(withCode('40P01', 'canceling statement due to conflict with recovery')),
+    ).toBe(true)
+  })
+
+  it.each([
+    'Connection terminated unexpectedly',
+    'Connection terminated due to connection timeout',
+    'Client has encountered a connection error and is not queryable',
+    'Connection is closed',
+    'connection closed',
+    'socket hang up',
+  ])('blames the node for a driver that lost its socket: "%s"', (message) => {
+    expect(isConnectionError(new Error(message))).toBe(true)
+  })
+
+  it('does not read the words of an error that has a code', () => {
+    expect(isConnectionError(withCode('42601', 'connection terminated near "x"'))).toBe(false)
+  })
+
+  it.each([
+    withCode('42601', 'syntax error at or near "selec"'),
+    withCode('23505', 'duplicate key value violates unique constraint'),
+    withCode('40001', 'could not serialize access due to concurrent update'),
+    withCode('EACCES', 'permission denied'),
+    new Error('relation "person" does not exist'),
+    new TypeError('cannot read properties of undefined'),
+  ])('blames the query for %s', (error) => {
+    expect(isConnectionError(error)).toBe(false)
+  })
+
+  it('is false for what is no error object', () => {
+    for (const value of [undefined, null, 'ECONNREFUSED', 42, { message: 42 }]) {
+      expect(isConnectionError(value)).toBe(false)
+    }
+  })
+
+  it('blames the node when any error of an AggregateError is a connection error', () => {
+    const refused = withCode('ECONNREFUSED', 'connect ECONNREFUSED ::1:5432')
+    const syntax = withCode('42601', 'syntax error')
+    expect(isConnectionError(new AggregateError([syntax, refused]))).toBe(true)
+    expect(isConnectionError(new AggregateError([syntax]))).toBe(false)
+    expect(isConnectionError(new AggregateError([]))).toBe(false)
+  })
+})
