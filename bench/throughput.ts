@@ -239,7 +239,7 @@ try {
       kysely(
         new KyselyReplicationDialect({
           primaryDialect: dialect(primaryPool),
-          replicaDialects: replicaPools.map(dialect),
+          replicaDialects: replicaPools.map(dialect) as [PostgresDialect, ...PostgresDialect[]],
           replicaStrategy: new RoundRobinReplicaStrategy({}),
         }),
       ),
