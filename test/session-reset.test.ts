@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { clusterNodes, createReplicatedDatabase } from './support/replicated-database.js'
 
@@ -63,5 +64,24 @@ describe('sessionReset after a block that left a transaction open', () => {
         ).rows[0],
     )
     expect(state).toEqual({ name: '', fresh: true })
+  })
+
+  it('does not reset a connection Kysely discarded after its rollback failed', async () => {
+    const { db } = open(1)
+    const error: unknown = await db
+      .transaction()
+      .execute(async (trx) => {
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)
+        const admin = new pg.Client(clusterNodes().primary)
+        await admin.connect()
+        await admin.query('select pg_terminate_backend($1)', [rows[0]?.pid])
+        await admin.end()
+        throw new Error('the session is gone')
+      })
+      .catch((caught: unknown) => caught)
+    // Kysely reports the block's error or the failed rollback's, never our reset's.
+    expect(String(error)).not.toMatch(/discarded|DISCARD/)
+    const { rows } = await sql<{ one: number }>`select 1 as one`.execute(db.onPrimary())
+    expect(rows).toEqual([{ one: 1 }])
   })
 })
