@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { Kysely, type PostgresPoolClient } from 'kysely'
 import { InvalidConfigError, replicationOf } from 'kysely-replicas'
 // By path until tsconfig maps kysely-replicas/postgres to the sources (it resolves to dist/).
@@ -156,7 +157,18 @@ describe('createPostgresReplicatedDialect', () => {
     }
     const emit = pools[1]?.listeners.get('error')?.[0] as ((error: Error) => void) | undefined
     emit?.(new Error('terminating connection due to administrator command'))
-    expect(seen).toEqual([['b', 'terminating connection due to administrator command']])
+    // A client the pool made: an 'error' it emits with no listener would throw (and, in an
+    // idle client, kill the process).
+    const connect = pools[0]?.listeners.get('connect')?.[0] as
+      | ((client: EventEmitter) => void)
+      | undefined
+    const client = new EventEmitter()
+    connect?.(client)
+    client.emit('error', new Error('Connection terminated unexpectedly'))
+    expect(seen).toEqual([
+      ['b', 'terminating connection due to administrator command'],
+      ['primary', 'Connection terminated unexpectedly'],
+    ])
     await db.destroy()
   })
 
