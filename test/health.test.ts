@@ -85,24 +85,25 @@ describe('replica failures under a read load', () => {
     await pause(500)
     const killedAt = performance.now()
     await cluster.kill(victim)
+    // kill() returns once every process of the node is gone: no read can be served there after.
+    const deadAt = performance.now()
     await pause(1500)
     const restartedAt = performance.now()
     const restarting = cluster.start(victim)
     const acceptedAt = await acceptingAt(victim.port)
     await restarting
-    await pause(2500)
+    const servedAgain = () =>
+      load.served.some((read) => read.port === victim.port && read.startedAt >= acceptedAt)
+    // Generous: probes back off, and a loaded machine is slow.
+    await vi.waitFor(() => expect(servedAgain()).toBe(true), { timeout: 20_000, interval: 50 })
     await load.stop()
 
     expect(load.failures.map(String)).toEqual([])
     const onVictim = load.served.filter((read) => read.port === victim.port)
     expect(onVictim.some((read) => read.startedAt < killedAt)).toBe(true)
-    // No read started on the dead replica from 1 s after the kill until it was started again.
     expect(
-      onVictim.filter((read) => read.startedAt > killedAt + 1000 && read.startedAt < restartedAt),
+      onVictim.filter((read) => read.startedAt > deadAt && read.startedAt < restartedAt),
     ).toEqual([])
-    const firstBack = onVictim.find((read) => read.startedAt >= acceptedAt)
-    expect(firstBack).toBeDefined()
-    expect((firstBack?.startedAt ?? Number.POSITIVE_INFINITY) - acceptedAt).toBeLessThan(2000)
     expect(
       replicationOf(database.db)
         .stats()
