@@ -43,6 +43,7 @@ export interface RouteExplanation {
 
 /** Something that compiles to a query: any Kysely builder. */
 export interface Compilable {
+  /** The query as SQL and parameters, with its operation tree. */
   compile(): CompiledQuery
 }
 
@@ -89,7 +90,7 @@ export class Replication {
   /**
    * Runs `fn` in a consistency scope of its own (one per HTTP request or user session), so that
    * its writes send only its own reads to caught-up replicas or the primary. A `token` from
-   * {@link token} (a cookie, a header) carries another scope's writes over; a bad token is
+   * {@link Replication.token} (a cookie, a header) carries another scope's writes over; a bad token is
    * ignored (a `consistency` event says why) and never fails a read.
    *
    * ```ts

@@ -1,6 +1,8 @@
 /** The part of a node-postgres `Pool` this needs (no type dependency on `pg`). */
 export interface ErrorEmittingPool {
+  /** An error of an idle client (its server went away). */
   on(event: 'error', listener: (error: Error) => void): unknown
+  /** A new client, on which `handlePoolErrors` listens for errors too. */
   on(
     event: 'connect',
     listener: (client: { on(event: 'error', listener: (error: Error) => void): unknown }) => void,

@@ -18,7 +18,9 @@ export interface MonitorContext {
  * `destroy()`, and nothing of it may keep the process alive after that.
  */
 export interface NodeMonitor {
+  /** Starts watching the nodes; runs before the first query. */
   init(): Promise<void>
+  /** Stops every timer and releases what the monitor holds, on `destroy()`. */
   close(): Promise<void>
   /**
    * Called when a node that was down answers its health probe, before it serves again: the
