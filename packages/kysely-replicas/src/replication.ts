@@ -9,7 +9,15 @@ import type { NodeRouter } from './routing/node-router.js'
 import type { QueryAccess, RouteReason } from './routing/query-classification.js'
 import { registrationOf } from './views/driver-registry.js'
 
-/** One node in a {@link Replication.stats} snapshot. */
+/**
+ * One node in a {@link Replication.stats} snapshot.
+ *
+ * ```ts
+ * for (const node of replicationOf(db).stats()) {
+ *   metrics.gauge('db.in_flight', node.inFlight, { node: node.name, role: node.role })
+ * }
+ * ```
+ */
 export interface NodeStatsSnapshot {
   readonly name: string
   readonly role: NodeRole
@@ -31,7 +39,14 @@ export interface NodeStatsSnapshot {
   readonly lagging: boolean
 }
 
-/** Where a single query would go, and why. */
+/**
+ * Where a single query would go, and why.
+ *
+ * ```ts
+ * const { role, reason, candidates } = replicationOf(db).explain(db.selectFrom('person').selectAll())
+ * // 'replica', 'select', ['replica-a', 'replica-b']
+ * ```
+ */
 export interface RouteExplanation {
   readonly access: QueryAccess
   readonly reason: RouteReason
@@ -41,7 +56,13 @@ export interface RouteExplanation {
   readonly candidates: readonly string[]
 }
 
-/** Something that compiles to a query: any Kysely builder. */
+/**
+ * Something that compiles to a query: any Kysely builder.
+ *
+ * ```ts
+ * replicationOf(db).explain(db.updateTable('person').set({ name: 'a' })) // any builder is Compilable
+ * ```
+ */
 export interface Compilable {
   /** The query as SQL and parameters, with its operation tree. */
   compile(): CompiledQuery

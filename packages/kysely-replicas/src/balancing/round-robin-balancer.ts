@@ -1,7 +1,13 @@
 import type { DatabaseNode } from '../nodes/database-node.js'
 import type { Balancer } from './balancer.js'
 
-/** Hands reads to the candidates in turn. */
+/**
+ * Hands reads to the candidates in turn.
+ *
+ * ```ts
+ * new ReplicatedDialect({ primary, replicas, balancing: 'round-robin' }) // the default
+ * ```
+ */
 export class RoundRobinBalancer implements Balancer {
   #next = 0
 

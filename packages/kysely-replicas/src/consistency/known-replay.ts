@@ -1,6 +1,12 @@
 import type { DatabaseConnection } from 'kysely'
 
-/** A replay position as a position source reports it: bare, or with the server that replayed it. */
+/**
+ * A replay position as a position source reports it: bare, or with the server that replayed it.
+ *
+ * ```ts
+ * const replayed: ReplayedPosition = { position: 0x16b3740n, server: '10.0.0.12/5432/2024-05-01 08:00:00+00' }
+ * ```
+ */
 export interface ReplayedPosition {
   readonly position: bigint
   /**

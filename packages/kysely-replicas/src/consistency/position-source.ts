@@ -5,6 +5,10 @@ import type { ReplayedPosition } from './known-replay.js'
  * How a database tells positions in its replication stream, for read-your-writes by position:
  * a write is seen by a replica once the replica has replayed the position the primary reached
  * after the write. PostgreSQL's is `postgresPositions` (WAL LSNs).
+ *
+ * ```ts
+ * new ReplicatedDialect({ primary, replicas, readYourWrites: { mode: 'position', positions: postgresPositions } })
+ * ```
  */
 export interface PositionSource {
   /** The primary's position now, asked on a primary connection right after a write. */

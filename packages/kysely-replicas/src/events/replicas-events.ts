@@ -9,6 +9,10 @@ import type { RouteReason } from '../routing/query-classification.js'
  * the query's own kind (`select`, `row-lock`, `statement`, …), `pinned` (inside a transaction or
  * `connection()` block), `view` (`onPrimary()` / `onReplica()`), or `read-your-writes` (a read
  * sent to the primary because no replica has its scope's last write).
+ *
+ * ```ts
+ * replicationOf(db).on('route', ({ node, role, reason }) => debug(`${reason} -> ${node} (${role})`))
+ * ```
  */
 export interface RouteEvent {
   readonly node: string
@@ -16,34 +20,64 @@ export interface RouteEvent {
   readonly reason: RouteReason | 'pinned' | 'view' | 'read-your-writes'
 }
 
-/** A node failed with a connection-level error and gets no reads until a probe succeeds. */
+/**
+ * A node failed with a connection-level error and gets no reads until a probe succeeds.
+ *
+ * ```ts
+ * replicationOf(db).on('node-down', ({ node, error }) => log.warn(`${node} is down: ${error}`))
+ * ```
+ */
 export interface NodeDownEvent {
   readonly node: string
   /** The error's message, with any password in a connection string masked. */
   readonly error: string
 }
 
-/** A node that was down answered a probe and serves reads again. */
+/**
+ * A node that was down answered a probe and serves reads again.
+ *
+ * ```ts
+ * replicationOf(db).on('node-up', ({ node, downForMs }) => log.info(`${node} is back after ${downForMs} ms`))
+ * ```
+ */
 export interface NodeUpEvent {
   readonly node: string
   readonly downForMs: number
 }
 
-/** A read failed on `from` and is retried on `to`. */
+/**
+ * A read failed on `from` and is retried on `to`.
+ *
+ * ```ts
+ * replicationOf(db).on('fallback', ({ from, to }) => metrics.increment('db.read_fallback', { from, to }))
+ * ```
+ */
 export interface FallbackEvent {
   readonly from: string
   readonly to: string
   readonly error: string
 }
 
-/** A monitor found that a node changed role (a promotion, a demotion). */
+/**
+ * A monitor found that a node changed role (a promotion, a demotion).
+ *
+ * ```ts
+ * replicationOf(db).on('role-change', ({ node, from, to }) => log.warn(`${node}: ${from} -> ${to}`))
+ * ```
+ */
 export interface RoleChangeEvent {
   readonly node: string
   readonly from: 'primary' | 'replica'
   readonly to: 'primary' | 'replica'
 }
 
-/** A replica crossed the lag bound: it stops (`excluded`) or resumes getting reads. */
+/**
+ * A replica crossed the lag bound: it stops (`excluded`) or resumes getting reads.
+ *
+ * ```ts
+ * replicationOf(db).on('lag', ({ node, seconds, excluded }) => log.info(`${node} ${seconds} s behind`, { excluded }))
+ * ```
+ */
 export interface LagEvent {
   readonly node: string
   readonly bytes: number
@@ -51,7 +85,13 @@ export interface LagEvent {
   readonly excluded: boolean
 }
 
-/** Several nodes claim to be the primary; writes are refused until only one does. */
+/**
+ * Several nodes claim to be the primary; writes are refused until only one does.
+ *
+ * ```ts
+ * replicationOf(db).on('split-brain', ({ nodes }) => alert(`writes refused: ${nodes.join(', ')} claim the primary`))
+ * ```
+ */
 export interface SplitBrainEvent {
   readonly nodes: readonly string[]
 }
@@ -62,6 +102,10 @@ export interface SplitBrainEvent {
  * failover), a read went to the primary because no replica had caught up in time
  * (`read-on-primary`), or a read that should have gone to the primary went to a replica because
  * no primary was up (`read-unconfirmed`: it may miss the scope's last writes).
+ *
+ * ```ts
+ * replicationOf(db).on('consistency', ({ kind, detail }) => log.debug(`read-your-writes ${kind}: ${detail}`))
+ * ```
  */
 export interface ConsistencyEvent {
   readonly kind: 'token-rejected' | 'token-clamped' | 'read-on-primary' | 'read-unconfirmed'
@@ -71,6 +115,10 @@ export interface ConsistencyEvent {
 /**
  * Once, when the instance starts (its first query): the read-your-writes mode it uses and why.
  * See {@link ReadYourWritesMode}.
+ *
+ * ```ts
+ * replicationOf(db).on('read-your-writes-mode', ({ mode, reason }) => log.info(`read-your-writes: ${mode} (${reason})`))
+ * ```
  */
 export type ReadYourWritesModeEvent = ReadYourWritesMode
 
@@ -93,7 +141,15 @@ export interface ReplicasEventMap {
   'read-your-writes-mode': ReadYourWritesModeEvent
 }
 
-/** A listener of one event. */
+/**
+ * A listener of one event.
+ *
+ * ```ts
+ * const onDown: ReplicasListener<'node-down'> = ({ node }) => log.warn(`${node} is down`)
+ * replicationOf(db).on('node-down', onDown)
+ * replicationOf(db).off('node-down', onDown)
+ * ```
+ */
 export type ReplicasListener<K extends keyof ReplicasEventMap> = (
   event: ReplicasEventMap[K],
 ) => void

@@ -1,11 +1,27 @@
 import type { Driver } from 'kysely'
 import type { NodeHealth } from '../health/node-health.js'
+import type { DestroyConnection } from './destroy-connection.js'
 import type { NodeStats } from './node-stats.js'
 
-/** Whether a node takes writes, as far as the dialect knows. */
+/**
+ * Whether a node takes writes, as far as the dialect knows.
+ *
+ * ```ts
+ * const primaries = replicationOf(db).stats().filter((node) => node.role === 'primary')
+ * ```
+ */
 export type NodeRole = 'primary' | 'replica'
 
-/** How far a replica is behind the primary, as last measured by a monitor. */
+/**
+ * How far a replica is behind the primary, as last measured by a monitor.
+ *
+ * ```ts
+ * const leastBehind: Balancer = {
+ *   pick: (candidates) =>
+ *     candidates.reduce((a, b) => ((b.lag?.seconds ?? 0) < (a.lag?.seconds ?? 0) ? b : a)),
+ * }
+ * ```
+ */
 export interface NodeLag {
   readonly bytes: number
   readonly seconds: number
@@ -22,12 +38,21 @@ export interface DatabaseNodeInit {
   readonly driver: Driver
   readonly stats: NodeStats
   readonly health: NodeHealth
+  /** How to destroy one of the driver's connections; without it reads have no deadline. */
+  readonly destroyConnection?: DestroyConnection | undefined
 }
 
 /**
  * One database server behind the dialect, with the driver of its own dialect. Its role starts as
  * configured and follows what a topology monitor discovers (a promoted replica becomes the
  * primary); its lag and replay position are what the monitor last measured.
+ *
+ * ```ts
+ * // a custom balancer sees the candidates as nodes: name, index, weight, role, stats, lag
+ * const leastBusy: Balancer = {
+ *   pick: (candidates) => candidates.reduce((a, b) => (b.stats.inFlight < a.stats.inFlight ? b : a)),
+ * }
+ * ```
  */
 export class DatabaseNode {
   readonly name: string
@@ -37,6 +62,12 @@ export class DatabaseNode {
   readonly driver: Driver
   readonly stats: NodeStats
   readonly health: NodeHealth
+  /**
+   * Ends a connection of the node's driver for good, a query on it failing at once; known for
+   * some drivers only (see `postgresConnectionDestroyer`). Reads on a node without it have no
+   * deadline: a connection that may be stuck cannot be given back for reuse.
+   */
+  readonly destroyConnection: DestroyConnection | undefined
   /** The role the configuration gave. */
   readonly configuredRole: NodeRole
   #role: NodeRole
@@ -50,6 +81,7 @@ export class DatabaseNode {
     this.driver = init.driver
     this.stats = init.stats
     this.health = init.health
+    this.destroyConnection = init.destroyConnection
     this.configuredRole = init.role
     this.#role = init.role
   }

@@ -9,6 +9,13 @@ const LATENCY_WEIGHT = 0.2
  * When every query is timed (a latency-aware balancer), the estimate rises to a slower sample at
  * once and falls back smoothly: a replica whose tail is slow stays expensive, instead of looking
  * as cheap as its average between two rare picks.
+ *
+ * ```ts
+ * const fastest: Balancer = {
+ *   pick: (candidates) => candidates.reduce((a, b) => (b.stats.latencyMs < a.stats.latencyMs ? b : a)),
+ *   usesLatency: true, // time every query, since pick() reads latencyMs
+ * }
+ * ```
  */
 export class NodeStats {
   /** Queries routed to the node and not yet answered, waiting for a connection included. */
@@ -42,10 +49,14 @@ export class NodeStats {
 
   /**
    * A query ends on the node: answered (`failure` undefined), answered with an SQL error
-   * (`'query'`), or not answered because of the node (`'node'`).
+   * (`'query'`), not answered because of the node (`'node'`), or given up because another node
+   * answered it first (`'cancelled'`: no error, no latency sample).
    */
-  finish(startedAt: number, failure?: 'query' | 'node'): void {
+  finish(startedAt: number, failure?: 'query' | 'node' | 'cancelled'): void {
     this.inFlight--
+    if (failure === 'cancelled') {
+      return
+    }
     if (failure !== undefined) {
       this.errors++
       if (failure === 'node') {

@@ -1,4 +1,11 @@
-/** The part of a node-postgres `Pool` this needs (no type dependency on `pg`). */
+/**
+ * The part of a node-postgres `Pool` this needs (no type dependency on `pg`).
+ *
+ * ```ts
+ * const pool: ErrorEmittingPool = new pg.Pool(config) // a node-postgres Pool fits
+ * handlePoolErrors(pool)
+ * ```
+ */
 export interface ErrorEmittingPool {
   /** An error of an idle client (its server went away). */
   on(event: 'error', listener: (error: Error) => void): unknown

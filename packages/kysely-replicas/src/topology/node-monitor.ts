@@ -1,7 +1,18 @@
 import type { ReplicasEvents } from '../events/replicas-events.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 
-/** What a {@link NodeMonitor} sees of a replicated Kysely instance and may change. */
+/**
+ * What a {@link NodeMonitor} sees of a replicated Kysely instance and may change.
+ *
+ * ```ts
+ * const monitor: NodeMonitorFactory = (context: MonitorContext) => ({
+ *   async init() {
+ *     context.refresh() // after changing the nodes' roles or lag
+ *   },
+ *   async close() {},
+ * })
+ * ```
+ */
 export interface MonitorContext {
   /** Every node, configured primary first; roles, lag and replay positions are set on them. */
   readonly nodes: readonly DatabaseNode[]
@@ -16,6 +27,11 @@ export interface MonitorContext {
  * Watches the nodes in the background (roles, replication lag) and updates them. Created by the
  * driver with {@link MonitorContext}; `init()` runs before the first query, `close()` on
  * `destroy()`, and nothing of it may keep the process alive after that.
+ *
+ * ```ts
+ * const quietMonitor: NodeMonitorFactory = () => ({ init: async () => {}, close: async () => {} })
+ * new ReplicatedDialect({ primary, replicas, monitor: quietMonitor })
+ * ```
  */
 export interface NodeMonitor {
   /** Starts watching the nodes; runs before the first query. */
