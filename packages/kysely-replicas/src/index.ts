@@ -18,7 +18,6 @@ export {
   InvalidArgumentError,
   InvalidConfigError,
   NodeLifecycleError,
-  NodeUnresponsiveError,
   NoPrimaryError,
   NoReplicaAvailableError,
   NotReplicatedError,

@@ -10,14 +10,10 @@ import type { HealthOptions } from './health-options.js'
  */
 export type FailureKind = 'node' | 'saturated' | 'query'
 
-/** What a probe got: an answer, a pool with no free connection in time, or nothing. */
-type ProbeOutcome = 'answered' | 'saturated' | 'failed'
-
 /**
  * The circuit breaker of one node: up until a connection-level failure, then down and probed in
- * the background, with backoff, until a probe answers. A node that stopped answering (a read
- * passed its deadline) is suspect: out of rotation while one probe decides between up and down.
- * One probe at a time; none after `close()`; timers never keep the process alive.
+ * the background, with backoff, until a probe answers. One probe at a time; none after `close()`;
+ * timers never keep the process alive.
  */
 export class NodeHealth {
   readonly #name: string
@@ -33,9 +29,6 @@ export class NodeHealth {
   #delay = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #closed = false
-  #suspect = false
-  // A probe passed its timeout and has not settled yet (a connect that hangs).
-  #hanging = false
 
   constructor(
     name: string,
@@ -54,11 +47,6 @@ export class NodeHealth {
 
   get isUp(): boolean {
     return this.#downSince === undefined
-  }
-
-  /** Whether the node stopped answering and is being probed; it gets no new reads meanwhile. */
-  get isSuspect(): boolean {
-    return this.#suspect
   }
 
   /** When the node went down (epoch ms), if it is down. */
@@ -97,37 +85,6 @@ export class NodeHealth {
     this.#schedule()
   }
 
-  /**
-   * The node answered nothing for a read's deadline: out of rotation at once, and probed. It is
-   * back when a probe answers, down (`error`) when one fails or times out; a pool with no free
-   * connection is no answer either way, so the probe is tried again after `probeIntervalMs`.
-   */
-  suspect(error: unknown): void {
-    if (this.#suspect || this.#downSince !== undefined || this.#closed) {
-      return
-    }
-    this.#suspect = true
-    this.#onChange()
-    void this.#probeSuspect(error)
-  }
-
-  async #probeSuspect(error: unknown): Promise<void> {
-    let outcome = await this.#probeOnce()
-    while (outcome === 'saturated' && !this.#closed) {
-      await delay(this.#options.probeIntervalMs)
-      outcome = await this.#probeOnce()
-    }
-    this.#suspect = false
-    if (this.#closed || this.#downSince !== undefined) {
-      return
-    }
-    if (outcome === 'answered') {
-      this.#onChange()
-    } else {
-      this.markDown(error)
-    }
-  }
-
   /** Has `confirm` run after a probe answers and before the node is marked up (see NodeMonitor). */
   confirmWith(confirm: () => Promise<void>): void {
     this.#confirm = confirm
@@ -158,7 +115,7 @@ export class NodeHealth {
 
   async #runProbe(): Promise<void> {
     this.#timer = undefined
-    const answered = (await this.#probeOnce()) === 'answered' && (await this.#confirmed())
+    const answered = (await this.#probeOnce()) && (await this.#confirmed())
     if (this.#closed) {
       return
     }
@@ -183,35 +140,25 @@ export class NodeHealth {
     }
   }
 
-  // A hard deadline: a probe that has not answered within the timeout fails then, even if its
-  // connect hangs for longer. While it hangs, later probes fail at once rather than pile up.
-  async #probeOnce(): Promise<ProbeOutcome> {
-    if (this.#hanging) {
-      return 'failed'
-    }
+  // The next probe is scheduled only once this one settled, so a hanging server cannot make
+  // probes pile up; the timeout only decides how long this one may take to count as an answer.
+  async #probeOnce(): Promise<boolean> {
     let timer: ReturnType<typeof setTimeout> | undefined
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.#options.probeTimeoutMs)
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#options.probeTimeoutMs)
       timer.unref?.()
     })
     const probe = this.#query().then(
-      (): ProbeOutcome => 'answered',
-      (error: unknown): ProbeOutcome => {
+      () => true,
+      (error: unknown) => {
         this.#lastError = describeError(error)
-        return this.failureKind(error) === 'saturated' ? 'saturated' : 'failed'
+        return false
       },
     )
     try {
-      const outcome = await Promise.race([probe, timeout])
-      if (outcome !== 'timeout') {
-        return outcome
-      }
-      this.#hanging = true
-      void probe.then(() => {
-        this.#hanging = false
-      })
-      this.#lastError = `the probe had no answer within ${this.#options.probeTimeoutMs} ms`
-      return 'failed'
+      const answered = await Promise.race([probe, timeout])
+      await probe
+      return answered
     } finally {
       clearTimeout(timer)
     }
@@ -228,8 +175,4 @@ export class NodeHealth {
       await this.#driver.releaseConnection(connection)
     }
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref?.())
 }
