@@ -1,5 +1,5 @@
 // A TypeDoc plugin for the style guide's rule: every export's JSDoc has a fenced code example.
-// A missing one is a warning, which `treatWarningsAsErrors` turns into a failed `pnpm docs`.
+// A missing one is a warning, which `treatWarningsAsErrors` turns into a failed `pnpm docs:api`.
 import { Converter } from 'typedoc'
 
 /** @param {import('typedoc').Application} app */
