@@ -59,6 +59,10 @@ function cleanUp() {
   process.exit(0)
 }
 
+// The HA mode's Patroni and etcd run in the cluster's directory too; Patroni would restart a
+// server killed without it.
+const SERVERS = ['postgres', 'patroni', 'etcd']
+
 function serverPids(dataDirs) {
   const roots = dataDirs.map((dir) => { try { return fs.realpathSync(dir) } catch { return dir } })
   if (process.platform === 'linux') {
@@ -66,7 +70,7 @@ function serverPids(dataDirs) {
     for (const entry of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue
       try {
-        if (fs.readFileSync('/proc/' + entry + '/comm', 'utf8').trim() !== 'postgres') continue
+        if (!SERVERS.includes(fs.readFileSync('/proc/' + entry + '/comm', 'utf8').trim())) continue
         const cwd = fs.readlinkSync('/proc/' + entry + '/cwd')
         if (roots.some((root) => cwd === root || cwd.startsWith(root + path.sep))) pids.push(Number(entry))
       } catch {}

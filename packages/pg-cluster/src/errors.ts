@@ -165,3 +165,13 @@ export class ClusterTimeoutError extends PgClusterError {}
  * ```
  */
 export class StateFileError extends PgClusterError {}
+
+/**
+ * The HA mode (`ha: 'patroni'`, `pg-cluster up --ha`) needs `patroni` and `etcd`, which are not
+ * installed: `scripts/install-ha.sh` (root) installs Debian's `patroni` and `etcd-server`.
+ *
+ * ```ts
+ * await PgCluster.start({ ha: 'patroni' }) // throws HaToolsNotFoundError without them
+ * ```
+ */
+export class HaToolsNotFoundError extends PgClusterError {}

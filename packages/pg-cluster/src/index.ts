@@ -3,6 +3,7 @@ export {
   BinariesNotFoundError,
   ClusterTimeoutError,
   DirectoryNotEmptyError,
+  HaToolsNotFoundError,
   NodeNotFoundError,
   NodeStartError,
   NodeStateError,
@@ -11,6 +12,15 @@ export {
   StateFileError,
   UnprivilegedUserError,
 } from './errors.js'
+export { findHaTools, HA_INSTALL_HINT, type HaTools } from './ha/ha-tools.js'
+export type { PatroniMember } from './ha/patroni-api.js'
+export {
+  PatroniCluster,
+  type PatroniNodeStatus,
+  type PatroniWaitOptions,
+} from './ha/patroni-cluster.js'
+export type { PatroniClusterOptions, PatroniTimings } from './ha/patroni-cluster-options.js'
+export type { PatroniClusterNode } from './ha/patroni-node.js'
 export type { NodeStatus } from './node-status.js'
 export { type NodeRef, PgCluster } from './pg-cluster.js'
 export type { PgClusterOptions, WaitForReplayOptions } from './pg-cluster-options.js'

@@ -15,6 +15,8 @@ import {
   PortInUseError,
   UnprivilegedUserError,
 } from './errors.js'
+import { PatroniCluster } from './ha/patroni-cluster.js'
+import type { PatroniClusterOptions } from './ha/patroni-cluster-options.js'
 import { initDataDir } from './init-data-dir.js'
 import { parseLsn } from './lsn.js'
 import { NodeProcess } from './node-process.js'
@@ -112,7 +114,20 @@ export class PgCluster implements ReplicatedCluster<PgClusterNode> {
    * const small = await PgCluster.start({ replicas: 1, port: 55432, database: 'app' })
    * ```
    */
-  static async start(options: PgClusterOptions = {}): Promise<PgCluster> {
+  static start(options?: PgClusterOptions): Promise<PgCluster>
+  /**
+   * With `ha: 'patroni'`: a cluster whose failovers Patroni decides (etcd and one Patroni per
+   * node, PostgreSQL from the system's binaries); see `PatroniCluster`.
+   *
+   * ```ts
+   * const cluster = await PgCluster.start({ ha: 'patroni', replicas: 2, synchronousMode: true })
+   * ```
+   */
+  static start(options: PatroniClusterOptions): Promise<PatroniCluster>
+  static async start(
+    options: PgClusterOptions | PatroniClusterOptions = {},
+  ): Promise<PgCluster | PatroniCluster> {
+    if ('ha' in options) return PatroniCluster.start(options)
     const replicas = options.replicas ?? DEFAULT_REPLICAS
     if (!Number.isInteger(replicas) || replicas < 0 || replicas > 16) {
       throw new PgClusterError(`replicas must be an integer from 0 to 16, not ${replicas}.`)
@@ -886,7 +901,10 @@ function portRange(first: number, count: number): number[] {
 }
 
 /** A new temporary directory, or the given one, which must be empty. */
-async function prepareDir(dir: string | undefined, user: OsUser | undefined): Promise<string> {
+export async function prepareDir(
+  dir: string | undefined,
+  user: OsUser | undefined,
+): Promise<string> {
   let path: string
   if (dir === undefined) {
     path = await mkdtemp(join(tmpdir(), 'pg-cluster-'))

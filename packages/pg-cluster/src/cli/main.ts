@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util'
 import { PgClusterError } from '../errors.js'
+import { PatroniCluster } from '../ha/patroni-cluster.js'
 import type { NodeStatus } from '../node-status.js'
 import { PgCluster } from '../pg-cluster.js'
 import { HELP } from './help.js'
-import { formatEnv, formatStatus } from './output.js'
+import { formatEnv, formatPatroniStatus, formatStatus } from './output.js'
 
 /** Where the CLI writes, and what else ends a foreground `up` besides a signal. */
 export interface CliIo {
@@ -17,6 +18,12 @@ export interface CliIo {
 class UsageError extends Error {}
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
+/** What an HA cluster supports of the node commands: Patroni decides the rest. */
+const HA_NODE_COMMANDS = {
+  kill: (cluster: PatroniCluster, node: string) => cluster.kill(node),
+  start: (cluster: PatroniCluster, node: string) => cluster.start(node),
+} as const
 
 const NODE_COMMANDS = {
   promote: (cluster: PgCluster, node: string) => cluster.promote(node),
@@ -80,19 +87,37 @@ async function up(args: string[], io: CliIo): Promise<number> {
       'bin-dir': { type: 'string' },
       'os-user': { type: 'string' },
       detach: { type: 'boolean' },
+      ha: { type: 'boolean' },
+      sync: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help) return help('up', io)
+  if (values.sync && !values.ha) throw new UsageError('--sync is an option of --ha.')
+  if (values.ha && values.port !== undefined) {
+    throw new UsageError('--port is not available with --ha: free ports are chosen.')
+  }
   const started = Date.now()
-  const cluster = await PgCluster.start({
-    replicas: values.replicas === undefined ? undefined : integer('--replicas', values.replicas),
-    port: values.port === undefined ? undefined : integer('--port', values.port),
-    dir: values.dir ?? envDir(),
-    database: values.database,
-    binDir: values['bin-dir'],
-    osUser: values['os-user'],
-  })
+  const replicas =
+    values.replicas === undefined ? undefined : integer('--replicas', values.replicas)
+  const cluster = values.ha
+    ? await PatroniCluster.start({
+        ha: 'patroni',
+        replicas,
+        dir: values.dir ?? envDir(),
+        database: values.database,
+        binDir: values['bin-dir'],
+        osUser: values['os-user'],
+        synchronousMode: values.sync === true,
+      })
+    : await PgCluster.start({
+        replicas,
+        port: values.port === undefined ? undefined : integer('--port', values.port),
+        dir: values.dir ?? envDir(),
+        database: values.database,
+        binDir: values['bin-dir'],
+        osUser: values['os-user'],
+      })
   const seconds = ((Date.now() - started) / 1000).toFixed(1)
   io.stdout.write(formatEnv(cluster))
   const what = `primary and ${cluster.replicas.length} replica(s) up in ${seconds} s`
@@ -113,7 +138,7 @@ async function up(args: string[], io: CliIo): Promise<number> {
 async function down(args: string[], io: CliIo): Promise<number> {
   const { values } = parseDirOnly(args)
   if (values.help) return help('down', io)
-  const cluster = await PgCluster.attach(requiredDir(values.dir))
+  const cluster = await attach(requiredDir(values.dir))
   await cluster.stop()
   io.stderr.write(`pg-cluster: stopped and removed ${cluster.dir}.\n`)
   return 0
@@ -129,7 +154,14 @@ async function status(args: string[], io: CliIo): Promise<number> {
     },
   })
   if (values.help) return help('status', io)
-  const cluster = await PgCluster.attach(requiredDir(values.dir))
+  const cluster = await attach(requiredDir(values.dir))
+  if (cluster instanceof PatroniCluster) {
+    const members = await cluster.status()
+    io.stdout.write(
+      values.json ? `${JSON.stringify(members, null, 2)}\n` : formatPatroniStatus(members),
+    )
+    return 0
+  }
   const nodes: NodeStatus[] = await cluster.status()
   io.stdout.write(values.json ? `${JSON.stringify(nodes, null, 2)}\n` : formatStatus(nodes))
   return 0
@@ -138,7 +170,7 @@ async function status(args: string[], io: CliIo): Promise<number> {
 async function env(args: string[], io: CliIo): Promise<number> {
   const { values } = parseDirOnly(args)
   if (values.help) return help('env', io)
-  io.stdout.write(formatEnv(await PgCluster.attach(requiredDir(values.dir))))
+  io.stdout.write(formatEnv(await attach(requiredDir(values.dir))))
   return 0
 }
 
@@ -166,11 +198,28 @@ async function nodeCommand(
   if (node === undefined || extra.length > 0) {
     throw new UsageError(`${command} takes one node name, e.g. ${command} replica1`)
   }
-  const cluster = await PgCluster.attach(requiredDir(values.dir))
+  const dir = requiredDir(values.dir)
+  if (await PatroniCluster.isHaDir(dir)) {
+    if (!(command in HA_NODE_COMMANDS)) {
+      throw new UsageError(
+        `${command} is not available on an HA cluster: Patroni manages roles (kill and start are).`,
+      )
+    }
+    const cluster = await PatroniCluster.attach(dir)
+    await HA_NODE_COMMANDS[command as keyof typeof HA_NODE_COMMANDS](cluster, node)
+    io.stderr.write(`pg-cluster: ${command} ${node}: done.\n`)
+    return 0
+  }
+  const cluster = await PgCluster.attach(dir)
   await NODE_COMMANDS[command](cluster, node)
   io.stderr.write(`pg-cluster: ${command} ${node}: done.\n`)
   if (command === 'promote' || command === 'rejoin') io.stdout.write(formatEnv(cluster))
   return 0
+}
+
+/** The cluster in `dir`, of either kind. */
+async function attach(dir: string): Promise<PgCluster | PatroniCluster> {
+  return (await PatroniCluster.isHaDir(dir)) ? PatroniCluster.attach(dir) : PgCluster.attach(dir)
 }
 
 function parseDirOnly(args: string[], allowPositionals = false) {
