@@ -144,6 +144,25 @@ export class NoReplicaAvailableError extends ReplicasError {
 }
 
 /**
+ * A node answered nothing, to a read or to anything else, for a read's deadline (see
+ * `ReadDeadlineConfig`): it may be cut off by a network partition. The read was sent to another
+ * node; this is what `stats()` and the `node-down` event show for the node if its probe does
+ * not answer either. Nothing to do: the node gets reads again once a probe answers.
+ *
+ * ```ts
+ * replicationOf(db).on('node-down', ({ node, error }) => console.warn(node, error)) // NodeUnresponsiveError: …
+ * ```
+ */
+export class NodeUnresponsiveError extends ReplicasError {
+  constructor(node: string, deadlineMs: number) {
+    super(
+      `Node "${node}" answered nothing for ${Math.round(deadlineMs)} ms (readDeadline); the read was sent to another node. ` +
+        'It gets reads again once a probe answers; raise readDeadline.minMs if its reads are slow rather than stuck.',
+    )
+  }
+}
+
+/**
  * No node is known to be the primary right now (it is down, or it was demoted and no replica has
  * been promoted yet), so a write cannot be sent. Nothing was sent: the write is safe to retry once
  * a primary is back; `retryable` is `true`.

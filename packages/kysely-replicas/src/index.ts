@@ -18,6 +18,7 @@ export {
   InvalidArgumentError,
   InvalidConfigError,
   NodeLifecycleError,
+  NodeUnresponsiveError,
   NoPrimaryError,
   NoReplicaAvailableError,
   NotReplicatedError,

@@ -18,6 +18,7 @@ import type { RouteEvent } from './events/replicas-events.js'
 import type { DatabaseNode } from './nodes/database-node.js'
 import type { NodeConnection } from './nodes/node-connection.js'
 import { TimedCompiledQuery, tick } from './routing/compile-order.js'
+import { GuardedRead, type ReadGuard } from './routing/guarded-read.js'
 import type { NodeRouter } from './routing/node-router.js'
 import type { QueryClassification } from './routing/query-classification.js'
 import { describeTarget, type RouteTarget } from './routing/route-target.js'
@@ -55,6 +56,8 @@ export class ReplicatedConnection implements DatabaseConnection {
   readonly #router: NodeRouter
   readonly #sessionReset: CompiledQuery | undefined
   readonly #readYourWrites: ReadYourWrites | undefined
+  // Reads on replicas run under a deadline (see GuardedRead); off: undefined.
+  readonly #guard: ReadGuard | undefined
   #acquiredAt = 0
   #used = false
   #pin: RouteTarget | undefined
@@ -71,6 +74,8 @@ export class ReplicatedConnection implements DatabaseConnection {
   #discarded = false
   // The nodes a single read failed on, kept between acquisitions to spare an allocation per read.
   readonly #tried: DatabaseNode[] = []
+  // The position the single read must see (read-your-writes), as planned when it started.
+  #atLeast: bigint | undefined
 
   constructor(
     router: NodeRouter,
@@ -80,6 +85,30 @@ export class ReplicatedConnection implements DatabaseConnection {
     this.#router = router
     this.#sessionReset = sessionReset === undefined ? undefined : Query.raw(sessionReset)
     this.#readYourWrites = readYourWrites
+    this.#guard = this.#createGuard()
+  }
+
+  #createGuard(): ReadGuard | undefined {
+    const router = this.#router
+    const { readDeadline, deadlineWatch } = router
+    if (readDeadline === undefined || deadlineWatch === undefined) {
+      return undefined
+    }
+    return {
+      options: readDeadline,
+      watch: deadlineWatch,
+      alternativeTo: (node) => router.alternativeTo(node, this.#pin, this.#atLeast),
+      noteFailure: (node, error) => this.#noteFailure(node, error),
+      noteMoved: (from, to, error) => {
+        if (router.events.listening('fallback')) {
+          router.events.emit('fallback', {
+            from: from.name,
+            to: to.name,
+            error: describeError(error),
+          })
+        }
+      },
+    }
   }
 
   /** Starts an acquisition. */
@@ -288,6 +317,14 @@ export class ReplicatedConnection implements DatabaseConnection {
     tried.length = 0
     for (;;) {
       const { node: current } = attempt
+      if (this.#guard !== undefined && this.#guards(current)) {
+        try {
+          return await new GuardedRead<R>(this.#guard, current, query).run(attempt.connection)
+        } catch (error) {
+          attempt = await this.#fallBack(current, error, classification, tried)
+          continue
+        }
+      }
       // Counted from the pick, so that reads queued for a busy node's pool weigh on it too.
       const startedAt = current.stats.start()
       let connection = attempt.connection
@@ -323,6 +360,17 @@ export class ReplicatedConnection implements DatabaseConnection {
         }
       }
     }
+  }
+
+  // Whether a single query on the node runs under the read deadline: a read on a replica whose
+  // connections can be destroyed, unless pinned to that replica by index (it must not move).
+  #guards(node: DatabaseNode): boolean {
+    const pin = this.#pin
+    return (
+      node.role === 'replica' &&
+      node.destroyConnection !== undefined &&
+      (pin === undefined || (pin.kind === 'replica' && pin.index === undefined))
+    )
   }
 
   async #runHeld<R>(query: CompiledQuery): Promise<QueryResult<R>> {
@@ -472,6 +520,7 @@ export class ReplicatedConnection implements DatabaseConnection {
   // that has replayed the scope's last write (asynchronously).
   #planned(classification: QueryClassification): Attempt | undefined {
     const readYourWrites = this.#readYourWrites
+    this.#atLeast = undefined
     if (
       readYourWrites === undefined ||
       this.#pin !== undefined ||
@@ -486,6 +535,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     if (plan === 'primary') {
       return this.#primaryForRead(classification)
     }
+    this.#atLeast = plan
     return undefined
   }
 

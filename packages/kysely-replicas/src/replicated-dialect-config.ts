@@ -5,6 +5,11 @@ import type { ReadYourWritesConfig } from './consistency/read-your-writes-config
 import { InvalidConfigError } from './errors.js'
 import { type FallbackPolicy, normalizeFallback } from './health/fallback-policy.js'
 import { type HealthConfig, type HealthOptions, normalizeHealth } from './health/health-options.js'
+import {
+  normalizeReadDeadline,
+  type ReadDeadlineConfig,
+  type ReadDeadlineOptions,
+} from './health/read-deadline.js'
 import type { NodeMonitorFactory } from './topology/node-monitor.js'
 
 /**
@@ -79,6 +84,12 @@ export interface ReplicatedDialectConfig {
   /** How failing nodes are detected and probed back. */
   readonly health?: HealthConfig
   /**
+   * How long a single read waits for a replica that stopped answering before it also goes to
+   * another node (see `ReadDeadlineConfig`); on by default for `PostgresDialect` nodes, `false`
+   * turns it off.
+   */
+  readonly readDeadline?: ReadDeadlineConfig | false
+  /**
    * A background monitor of roles and replication lag, such as `postgresTopology()`: it follows
    * failovers and keeps lagging replicas out of rotation. None by default: roles are as
    * configured.
@@ -100,6 +111,7 @@ export const REPLICATED_DIALECT_OPTIONS: OptionNames<ReplicatedDialectConfig> = 
   balancing: true,
   fallback: true,
   health: true,
+  readDeadline: true,
   monitor: true,
   readYourWrites: true,
 })
@@ -126,6 +138,7 @@ export interface NormalizedConfig {
   readonly balancing: BalancingOption | undefined
   readonly fallback: FallbackPolicy
   readonly health: HealthOptions
+  readonly readDeadline: ReadDeadlineOptions | undefined
   readonly monitor: NodeMonitorFactory | undefined
   readonly readYourWrites: ReadYourWritesConfig | false | undefined
 }
@@ -156,6 +169,7 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
     balancing: config.balancing,
     fallback: normalizeFallback(config.fallback),
     health: normalizeHealth(config.health),
+    readDeadline: normalizeReadDeadline(config.readDeadline),
     monitor: normalizeMonitor(config.monitor),
     readYourWrites: config.readYourWrites,
   })

@@ -20,6 +20,7 @@ import { ReplicasEvents } from './events/replicas-events.js'
 import { NodeHealth } from './health/node-health.js'
 import { DatabaseNode, type NodeRole } from './nodes/database-node.js'
 import { NodeStats } from './nodes/node-stats.js'
+import { postgresConnectionDestroyer } from './postgres/destroy-postgres-connection.js'
 import { postgresPositions } from './postgres/postgres-positions.js'
 import { speaksPostgres } from './postgres/speaks-postgres.js'
 import { ReplicatedAdapter } from './replicated-adapter.js'
@@ -99,7 +100,7 @@ export class ReplicatedDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    const { primary, replicas, sessionReset, fallback } = this.#config
+    const { primary, replicas, sessionReset, fallback, readDeadline } = this.#config
     const events = new ReplicasEvents()
     const balancer = createBalancer(this.#config.balancing)
     let router: NodeRouter | undefined
@@ -113,7 +114,7 @@ export class ReplicatedDialect implements Dialect {
     router = new NodeRouter(
       node(primary, 'primary', -1),
       Object.freeze(replicas.map((replica, index) => node(replica, 'replica', index))),
-      { balancer, classifyOptions: this.#classifyOptions, fallback, events },
+      { balancer, classifyOptions: this.#classifyOptions, fallback, events, readDeadline },
     )
     const monitor = this.#config.monitor?.({
       nodes: router.nodes,
@@ -173,6 +174,7 @@ export class ReplicatedDialect implements Dialect {
       driver,
       stats: new NodeStats(timeEvery),
       health: new NodeHealth(config.name, driver, this.#config.health, events, onHealthChange),
+      destroyConnection: postgresConnectionDestroyer(config.dialect, driver),
     })
   }
 }

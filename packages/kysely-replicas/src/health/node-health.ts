@@ -10,10 +10,14 @@ import type { HealthOptions } from './health-options.js'
  */
 export type FailureKind = 'node' | 'saturated' | 'query'
 
+/** What a probe got: an answer, a pool with no free connection in time, or nothing. */
+type ProbeOutcome = 'answered' | 'saturated' | 'failed'
+
 /**
  * The circuit breaker of one node: up until a connection-level failure, then down and probed in
- * the background, with backoff, until a probe answers. One probe at a time; none after `close()`;
- * timers never keep the process alive.
+ * the background, with backoff, until a probe answers. A node that stopped answering (a read
+ * passed its deadline) is suspect: out of rotation while one probe decides between up and down.
+ * One probe at a time; none after `close()`; timers never keep the process alive.
  */
 export class NodeHealth {
   readonly #name: string
@@ -29,6 +33,9 @@ export class NodeHealth {
   #delay = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #closed = false
+  #suspect = false
+  // A probe passed its timeout and has not settled yet (a connect that hangs).
+  #hanging = false
 
   constructor(
     name: string,
@@ -47,6 +54,11 @@ export class NodeHealth {
 
   get isUp(): boolean {
     return this.#downSince === undefined
+  }
+
+  /** Whether the node stopped answering and is being probed; it gets no new reads meanwhile. */
+  get isSuspect(): boolean {
+    return this.#suspect
   }
 
   /** When the node went down (epoch ms), if it is down. */
@@ -85,6 +97,37 @@ export class NodeHealth {
     this.#schedule()
   }
 
+  /**
+   * The node answered nothing for a read's deadline: out of rotation at once, and probed. It is
+   * back when a probe answers, down (`error`) when one fails or times out; a pool with no free
+   * connection is no answer either way, so the probe is tried again after `probeIntervalMs`.
+   */
+  suspect(error: unknown): void {
+    if (this.#suspect || this.#downSince !== undefined || this.#closed) {
+      return
+    }
+    this.#suspect = true
+    this.#onChange()
+    void this.#probeSuspect(error)
+  }
+
+  async #probeSuspect(error: unknown): Promise<void> {
+    let outcome = await this.#probeOnce()
+    while (outcome === 'saturated' && !this.#closed) {
+      await delay(this.#options.probeIntervalMs)
+      outcome = await this.#probeOnce()
+    }
+    this.#suspect = false
+    if (this.#closed || this.#downSince !== undefined) {
+      return
+    }
+    if (outcome === 'answered') {
+      this.#onChange()
+    } else {
+      this.markDown(error)
+    }
+  }
+
   /** Has `confirm` run after a probe answers and before the node is marked up (see NodeMonitor). */
   confirmWith(confirm: () => Promise<void>): void {
     this.#confirm = confirm
@@ -115,7 +158,7 @@ export class NodeHealth {
 
   async #runProbe(): Promise<void> {
     this.#timer = undefined
-    const answered = (await this.#probeOnce()) && (await this.#confirmed())
+    const answered = (await this.#probeOnce()) === 'answered' && (await this.#confirmed())
     if (this.#closed) {
       return
     }
@@ -140,25 +183,35 @@ export class NodeHealth {
     }
   }
 
-  // The next probe is scheduled only once this one settled, so a hanging server cannot make
-  // probes pile up; the timeout only decides how long this one may take to count as an answer.
-  async #probeOnce(): Promise<boolean> {
+  // A hard deadline: a probe that has not answered within the timeout fails then, even if its
+  // connect hangs for longer. While it hangs, later probes fail at once rather than pile up.
+  async #probeOnce(): Promise<ProbeOutcome> {
+    if (this.#hanging) {
+      return 'failed'
+    }
     let timer: ReturnType<typeof setTimeout> | undefined
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.#options.probeTimeoutMs)
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#options.probeTimeoutMs)
       timer.unref?.()
     })
     const probe = this.#query().then(
-      () => true,
-      (error: unknown) => {
+      (): ProbeOutcome => 'answered',
+      (error: unknown): ProbeOutcome => {
         this.#lastError = describeError(error)
-        return false
+        return this.failureKind(error) === 'saturated' ? 'saturated' : 'failed'
       },
     )
     try {
-      const answered = await Promise.race([probe, timeout])
-      await probe
-      return answered
+      const outcome = await Promise.race([probe, timeout])
+      if (outcome !== 'timeout') {
+        return outcome
+      }
+      this.#hanging = true
+      void probe.then(() => {
+        this.#hanging = false
+      })
+      this.#lastError = `the probe had no answer within ${this.#options.probeTimeoutMs} ms`
+      return 'failed'
     } finally {
       clearTimeout(timer)
     }
@@ -175,4 +228,8 @@ export class NodeHealth {
       await this.#driver.releaseConnection(connection)
     }
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.())
 }

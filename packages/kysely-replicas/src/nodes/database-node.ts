@@ -1,5 +1,6 @@
 import type { Driver } from 'kysely'
 import type { NodeHealth } from '../health/node-health.js'
+import type { DestroyConnection } from './destroy-connection.js'
 import type { NodeStats } from './node-stats.js'
 
 /**
@@ -37,6 +38,8 @@ export interface DatabaseNodeInit {
   readonly driver: Driver
   readonly stats: NodeStats
   readonly health: NodeHealth
+  /** How to destroy one of the driver's connections; without it reads have no deadline. */
+  readonly destroyConnection?: DestroyConnection | undefined
 }
 
 /**
@@ -59,6 +62,12 @@ export class DatabaseNode {
   readonly driver: Driver
   readonly stats: NodeStats
   readonly health: NodeHealth
+  /**
+   * Ends a connection of the node's driver for good, a query on it failing at once; known for
+   * some drivers only (see `postgresConnectionDestroyer`). Reads on a node without it have no
+   * deadline: a connection that may be stuck cannot be given back for reuse.
+   */
+  readonly destroyConnection: DestroyConnection | undefined
   /** The role the configuration gave. */
   readonly configuredRole: NodeRole
   #role: NodeRole
@@ -72,6 +81,7 @@ export class DatabaseNode {
     this.driver = init.driver
     this.stats = init.stats
     this.health = init.health
+    this.destroyConnection = init.destroyConnection
     this.configuredRole = init.role
     this.#role = init.role
   }

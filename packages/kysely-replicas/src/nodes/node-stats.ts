@@ -49,10 +49,14 @@ export class NodeStats {
 
   /**
    * A query ends on the node: answered (`failure` undefined), answered with an SQL error
-   * (`'query'`), or not answered because of the node (`'node'`).
+   * (`'query'`), not answered because of the node (`'node'`), or given up because another node
+   * answered it first (`'cancelled'`: no error, no latency sample).
    */
-  finish(startedAt: number, failure?: 'query' | 'node'): void {
+  finish(startedAt: number, failure?: 'query' | 'node' | 'cancelled'): void {
     this.inFlight--
+    if (failure === 'cancelled') {
+      return
+    }
     if (failure !== undefined) {
       this.errors++
       if (failure === 'node') {

@@ -93,6 +93,7 @@ const OPTIONS: OptionNames<PostgresReplicatedDialectConfig<object>> = Object.fre
   balancing: true,
   fallback: true,
   health: true,
+  readDeadline: true,
   monitor: true,
   readYourWrites: true,
 })

@@ -8,8 +8,10 @@ import {
 } from '../errors.js'
 import type { ReplicasEvents } from '../events/replicas-events.js'
 import type { FallbackPolicy } from '../health/fallback-policy.js'
+import type { ReadDeadlineOptions } from '../health/read-deadline.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import { type ClassifyOptions, classifyQuery, type QueryClassification } from './classify-query.js'
+import { DeadlineWatch } from './deadline-watch.js'
 import type { RouteTarget } from './route-target.js'
 
 /**
@@ -23,6 +25,9 @@ export class NodeRouter {
   /** The configured replicas, by `onReplica(index)` index. */
   readonly replicas: readonly DatabaseNode[]
   readonly events: ReplicasEvents
+  /** The deadline of single reads on replicas, and the one timer that watches them; off: none. */
+  readonly readDeadline: ReadDeadlineOptions | undefined
+  readonly deadlineWatch: DeadlineWatch | undefined
   readonly #balancer: Balancer
   readonly #classifyOptions: ClassifyOptions
   readonly #fallback: FallbackPolicy
@@ -38,6 +43,7 @@ export class NodeRouter {
       readonly classifyOptions: ClassifyOptions
       readonly fallback: FallbackPolicy
       readonly events: ReplicasEvents
+      readonly readDeadline?: ReadDeadlineOptions | undefined
     },
   ) {
     this.nodes = Object.freeze([primary, ...replicas])
@@ -46,10 +52,19 @@ export class NodeRouter {
     this.#classifyOptions = options.classifyOptions
     this.#fallback = options.fallback
     this.events = options.events
+    this.readDeadline = options.readDeadline
+    // A tick of a quarter of the shortest deadline: a deadline fires at most that much off.
+    this.deadlineWatch =
+      options.readDeadline === undefined
+        ? undefined
+        : new DeadlineWatch(Math.max(5, options.readDeadline.minMs / 4))
     this.refresh()
   }
 
-  /** The replicas that serve reads now: up, in the replica role, and not too far behind. */
+  /**
+   * The replicas that serve reads now: up, in the replica role, not too far behind, and not
+   * suspect unless all of those are.
+   */
   get available(): readonly DatabaseNode[] {
     return this.#available
   }
@@ -71,11 +86,13 @@ export class NodeRouter {
 
   /** Re-reads the nodes' roles, health and lag; called whenever one of them changes. */
   refresh(): void {
-    this.#available = Object.freeze(
-      this.nodes.filter(
-        (node) => node.role === 'replica' && node.health.isUp && node.lag?.excluded !== true,
-      ),
+    const serving = this.nodes.filter(
+      (node) => node.role === 'replica' && node.health.isUp && node.lag?.excluded !== true,
     )
+    // A suspect replica (stopped answering, being probed) may only be slow: it serves still
+    // when no other replica can.
+    const trusted = serving.filter((node) => !node.health.isSuspect)
+    this.#available = Object.freeze(trusted.length > 0 ? trusted : serving)
     // A primary that is down does not count: a replica promoted meanwhile is not a split brain.
     this.#primaries = Object.freeze(
       this.nodes.filter((node) => node.role === 'primary' && node.health.isUp),
@@ -166,6 +183,35 @@ export class NodeRouter {
       }
     }
     return target === undefined ? this.primary : undefined
+  }
+
+  /**
+   * Where a single read that `stuck` has not answered in time goes too, or `undefined` when
+   * nowhere: another available replica (one known to have replayed `atLeast`, with
+   * read-your-writes), else the primary when the fallback policy and the view allow it. A read
+   * pinned to a replica index never moves.
+   */
+  alternativeTo(
+    stuck: DatabaseNode,
+    target: RouteTarget | undefined,
+    atLeast: bigint | undefined,
+  ): DatabaseNode | undefined {
+    if (
+      this.#fallback === 'none' ||
+      (target !== undefined && (target.kind !== 'replica' || target.index !== undefined))
+    ) {
+      return undefined
+    }
+    if (this.#fallback === 'replicas-then-primary') {
+      const left = this.#available.filter(
+        (replica) =>
+          replica !== stuck && (atLeast === undefined || (replica.replayed ?? -1n) >= atLeast),
+      )
+      if (left.length > 0) {
+        return this.#balancer.pick(left)
+      }
+    }
+    return target === undefined && this.#primaries.length === 1 ? this.#primaries[0] : undefined
   }
 
   /** Whether a block running on the node may take a query routed to the target. */

@@ -1,0 +1,84 @@
+import net from 'node:net'
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of one server that can stop answering as a network
+ * partition does: `hold()` stops passing bytes both ways (no RST, no FIN: both sides just wait,
+ * and new connections are accepted and then hear nothing); `release()` lets everything held flow
+ * again, in order.
+ */
+export class HoldingProxy {
+  readonly #server: net.Server
+  readonly #sockets = new Set<net.Socket>()
+  #holding = false
+
+  private constructor(backendPort: number) {
+    this.#server = net.createServer((client) => {
+      const backend = net.connect({ host: '127.0.0.1', port: backendPort })
+      this.#join(client, backend)
+      this.#join(backend, client)
+    })
+  }
+
+  /** Starts a proxy to the server on `backendPort`, on a free port of its own. */
+  static async start(backendPort: number): Promise<HoldingProxy> {
+    const proxy = new HoldingProxy(backendPort)
+    await new Promise<void>((resolve, reject) => {
+      proxy.#server.once('error', reject)
+      proxy.#server.listen(0, '127.0.0.1', resolve)
+    })
+    return proxy
+  }
+
+  get port(): number {
+    return (this.#server.address() as net.AddressInfo).port
+  }
+
+  /** Stops passing bytes, on every connection, open or to come. */
+  hold(): void {
+    this.#holding = true
+    for (const socket of this.#sockets) {
+      socket.pause()
+    }
+  }
+
+  /** Passes bytes again, those held first. */
+  release(): void {
+    this.#holding = false
+    for (const socket of this.#sockets) {
+      socket.resume()
+    }
+  }
+
+  /** Closes the proxy and every connection through it. */
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) {
+      socket.destroy()
+    }
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+  }
+
+  // Bytes read from `from` go to `to`; a paused socket leaves them unread (in the kernel), which
+  // is what holding is. Backpressure pauses too, and only release() or a drain resumes.
+  #join(from: net.Socket, to: net.Socket): void {
+    this.#sockets.add(from)
+    if (this.#holding) {
+      from.pause()
+    }
+    from.on('data', (chunk) => {
+      if (!to.write(chunk)) {
+        from.pause()
+        to.once('drain', () => {
+          if (!this.#holding) {
+            from.resume()
+          }
+        })
+      }
+    })
+    from.on('end', () => to.end())
+    from.on('close', () => {
+      this.#sockets.delete(from)
+      to.destroy()
+    })
+    from.on('error', () => from.destroy())
+  }
+}
