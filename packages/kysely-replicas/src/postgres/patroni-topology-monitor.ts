@@ -1,0 +1,239 @@
+import { describeError } from '../events/describe-error.js'
+import type { LagEvent, RoleChangeEvent } from '../events/replicas-events.js'
+import type { DatabaseNode, NodeRole } from '../nodes/database-node.js'
+import type { MonitorContext, NodeMonitor } from '../topology/node-monitor.js'
+import { type PatroniClusterView, readPatroniCluster } from './patroni-cluster-view.js'
+import type { PatroniOptions } from './patroni-topology-options.js'
+import { PostgresTopologyMonitor } from './postgres-topology-monitor.js'
+import { checkNode, driverCheckPath } from './topology-check.js'
+
+/** Reads asked for out of turn (a primary failure, a node back up) are at least this far apart. */
+const IMMEDIATE_READ_SPACING_MS = 100
+
+/** Patroni states of a replica that serves: 3.0 says `running`, later versions `streaming`. */
+const SERVING_STATES = new Set(['running', 'streaming'])
+
+/**
+ * The monitor `patroniTopology()` makes: reads Patroni's `/cluster` every `intervalMs` (every
+ * `outageIntervalMs` while no node takes writes, and out of turn when the primary fails or a node
+ * comes back), and sets each node's role and lag from it. Nodes are matched to members by name.
+ * While no URL answers, the SQL checks of `postgresTopology()` run instead, until one does.
+ */
+export class PatroniTopologyMonitor implements NodeMonitor {
+  readonly #context: MonitorContext
+  readonly #options: PatroniOptions
+  readonly #onNodeUp = () => this.#requestRead()
+  /** Former leaders: no reads until Patroni lists them on the leader's timeline. */
+  readonly #formerLeaders = new Set<DatabaseNode>()
+  #fallback: PostgresTopologyMonitor | undefined
+  #urlIndex = 0
+  #apiDown = false
+  #started: Promise<void> | undefined
+  #running: Promise<void> | undefined
+  #again = false
+  #lastStart = Number.NEGATIVE_INFINITY
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #timerAt = 0
+  #closed = false
+  #writable = true
+
+  constructor(context: MonitorContext, options: PatroniOptions) {
+    this.#context = context
+    this.#options = options
+  }
+
+  /** Reads Patroni's view (or, without it, checks every node), so roles are known first. */
+  init(): Promise<void> {
+    this.#started ??= this.#start()
+    return this.#started
+  }
+
+  /** A node back from down: reads the view again before it serves. */
+  confirm(): Promise<void> {
+    return this.#run()
+  }
+
+  /** Stops the timer, waits for a read under way, and closes the SQL fallback if it runs. */
+  async close(): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#context.events.off('node-up', this.#onNodeUp)
+    await this.#running
+    await this.#fallback?.close()
+    this.#fallback = undefined
+  }
+
+  async #start(): Promise<void> {
+    this.#context.onPrimaryFailure(() => this.#requestRead())
+    this.#context.events.on('node-up', this.#onNodeUp)
+    await this.#run()
+  }
+
+  #run(): Promise<void> {
+    if (this.#closed) {
+      return Promise.resolve()
+    }
+    if (this.#running !== undefined) {
+      this.#again = true
+      return this.#running
+    }
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#lastStart = Date.now()
+    const running = this.#round()
+      .catch((error: unknown) =>
+        console.error('kysely-replicas: the Patroni topology read failed', error),
+      )
+      .finally(() => {
+        this.#running = undefined
+        if (this.#closed) {
+          return
+        }
+        const again = this.#again
+        this.#again = false
+        const { intervalMs, outageIntervalMs } = this.#options
+        this.#schedule(
+          again
+            ? this.#lastStart + IMMEDIATE_READ_SPACING_MS
+            : Date.now() + (this.#writable ? intervalMs : outageIntervalMs),
+        )
+      })
+    this.#running = running
+    return running
+  }
+
+  #requestRead(): void {
+    if (this.#closed) {
+      return
+    }
+    if (this.#running !== undefined) {
+      this.#again = true
+      return
+    }
+    this.#schedule(this.#lastStart + IMMEDIATE_READ_SPACING_MS)
+  }
+
+  #schedule(at: number): void {
+    if (this.#timer !== undefined && this.#timerAt <= at) {
+      return
+    }
+    clearTimeout(this.#timer)
+    this.#timerAt = at
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined
+        void this.#run()
+      },
+      Math.max(0, at - Date.now()),
+    )
+    this.#timer.unref?.()
+  }
+
+  async #round(): Promise<void> {
+    const { urls, timeoutMs } = this.#options
+    let view: PatroniClusterView
+    try {
+      const read = await readPatroniCluster(urls, this.#urlIndex, timeoutMs)
+      this.#urlIndex = read.index
+      view = read.view
+    } catch (error) {
+      await this.#useFallback(error)
+      return
+    }
+    if (this.#closed) {
+      return
+    }
+    await this.#leaveFallback()
+    await this.#apply(view)
+  }
+
+  /** No API answers: the SQL checks decide roles and lag until one does. */
+  async #useFallback(error: unknown): Promise<void> {
+    this.#writable = false
+    if (!this.#apiDown) {
+      this.#apiDown = true
+      console.warn(
+        `kysely-replicas: no Patroni REST API answers (${describeError(error)}); checking the nodes with SQL until one does.`,
+      )
+    }
+    if (this.#fallback === undefined && !this.#closed) {
+      this.#fallback = new PostgresTopologyMonitor(this.#context, this.#options.fallback)
+      await this.#fallback.init()
+    }
+    this.#writable = this.#context.nodes.some((node) => node.role === 'primary' && node.health.isUp)
+  }
+
+  async #leaveFallback(): Promise<void> {
+    this.#apiDown = false
+    const fallback = this.#fallback
+    this.#fallback = undefined
+    await fallback?.close()
+  }
+
+  async #apply(view: PatroniClusterView): Promise<void> {
+    const { nodes, events } = this.#context
+    const leader = view.leader === undefined ? undefined : find(nodes, view.leader.name)
+    // Patroni names the leader as it promotes it: writes go there once its server says so.
+    const confirmed =
+      leader !== undefined && (leader.role === 'primary' || (await this.#takesWrites(leader)))
+    if (this.#closed) {
+      return
+    }
+
+    const roleChanges: RoleChangeEvent[] = []
+    const assume = (node: DatabaseNode, role: NodeRole) => {
+      const from = node.role
+      if (node.assumeRole(role)) roleChanges.push({ node: node.name, from, to: role })
+    }
+    if (leader !== undefined && confirmed) {
+      for (const node of nodes) {
+        if (node === leader) {
+          this.#formerLeaders.delete(node)
+          assume(node, 'primary')
+        } else {
+          if (node.role === 'primary') this.#formerLeaders.add(node)
+          assume(node, 'replica')
+        }
+      }
+    }
+    this.#writable = leader !== undefined && confirmed && leader.health.isUp
+
+    const lagChanges: LagEvent[] = []
+    for (const node of nodes) {
+      if (node.role !== 'replica') continue
+      const member = view.members.get(node.name)
+      const onLeaderTimeline =
+        member?.timeline !== undefined && member.timeline === view.leader?.timeline
+      if (onLeaderTimeline && SERVING_STATES.has(member?.state ?? '')) {
+        this.#formerLeaders.delete(node)
+      }
+      const bytes = member?.lagBytes ?? node.lag?.bytes ?? 0
+      const { maxLagBytes } = this.#options
+      const excluded =
+        member === undefined ||
+        !SERVING_STATES.has(member.state) ||
+        this.#formerLeaders.has(node) ||
+        (maxLagBytes !== undefined && bytes > maxLagBytes)
+      const wasExcluded = node.lag?.excluded === true
+      node.setLag(Object.freeze({ bytes, seconds: 0, excluded }))
+      if (excluded !== wasExcluded) {
+        lagChanges.push({ node: node.name, bytes, seconds: 0, excluded })
+      }
+    }
+
+    this.#context.refresh()
+    for (const change of roleChanges) events.emit('role-change', change)
+    for (const change of lagChanges) events.emit('lag', change)
+  }
+
+  /** Whether the node's server is out of recovery: Patroni's promotion is done. */
+  async #takesWrites(node: DatabaseNode): Promise<boolean> {
+    const outcome = await checkNode(node, driverCheckPath(node.driver), this.#options.timeoutMs)
+    return outcome.kind === 'report' && !outcome.report.inRecovery
+  }
+}
+
+function find(nodes: readonly DatabaseNode[], name: string): DatabaseNode | undefined {
+  return nodes.find((node) => node.name === name)
+}
