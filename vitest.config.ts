@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
@@ -64,7 +64,7 @@ export default defineConfig({
           name: 'integration',
           // The HTTP recipes in examples/ run their checks against the same shared cluster.
           include: ['test/**/*.test.ts', 'examples/*/test/**/*.test.{ts,mjs}'],
-          exclude: ['test/ha/**'],
+          exclude: [...configDefaults.exclude, 'test/ha/**'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
