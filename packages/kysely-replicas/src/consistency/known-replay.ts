@@ -26,8 +26,10 @@ export interface ReplayedPosition {
 export class KnownReplay {
   readonly #servers = new Map<string, bigint>()
   readonly #connections = new WeakMap<DatabaseConnection, ConnectionReplay>()
-  // The check running on each server: reads waiting for the same server share it.
-  readonly #checking = new Map<string, Promise<void>>()
+  // The check running on each server, and the newest write recorded when it was sent: reads of
+  // that server whose position is no newer share it.
+  readonly #checking = new Map<string, RunningCheck>()
+  #written = -1n
 
   /** The highest position known to be replayed where `connection` reads, or -1. */
   of(connection: DatabaseConnection): bigint {
@@ -39,34 +41,46 @@ export class KnownReplay {
     return server !== undefined && server > known.position ? server : known.position
   }
 
+  /** Notes the primary's position after a write recorded here. */
+  noteWritten(position: bigint): void {
+    if (position > this.#written) {
+      this.#written = position
+    }
+  }
+
   /**
-   * Learns how far `connection`'s server has replayed: joins the check already running on that
-   * server when there is one (then returns `true`), else runs `check` on `connection` (a
-   * connection whose server is not known yet always runs its own).
+   * Learns how far `connection`'s server has replayed, for a read that needs `target`: joins the
+   * check already running on that server when it was sent after `target` was written (its answer
+   * is as good as a new one), else runs `check` on `connection`. A connection whose server is
+   * not known yet always runs its own.
    */
   async refresh(
     connection: DatabaseConnection,
+    target: bigint,
     check: () => Promise<ReplayedPosition>,
-  ): Promise<boolean> {
+  ): Promise<void> {
     const server = this.#connections.get(connection)?.server
     const running = server === undefined ? undefined : this.#checking.get(server)
-    if (running !== undefined) {
-      // A failed shared check tells nothing about this connection: the caller checks again.
-      await running.catch(() => {})
-      return true
+    if (running !== undefined && target <= running.covers) {
+      try {
+        await running.task
+        return
+      } catch {
+        // A failed shared check tells nothing about this connection: it checks for itself.
+      }
     }
     const task = check().then((replayed) => this.note(connection, replayed))
     if (server !== undefined) {
-      this.#checking.set(server, task)
+      const entry = { task, covers: this.#written }
+      this.#checking.set(server, entry)
       const done = () => {
-        if (this.#checking.get(server) === task) {
+        if (this.#checking.get(server) === entry) {
           this.#checking.delete(server)
         }
       }
       task.then(done, done)
     }
     await task
-    return false
   }
 
   /** Records what a check on `connection` answered. */
@@ -87,4 +101,10 @@ export class KnownReplay {
 interface ConnectionReplay {
   readonly server: string | undefined
   position: bigint
+}
+
+interface RunningCheck {
+  readonly task: Promise<void>
+  /** The newest write recorded when the check was sent. */
+  readonly covers: bigint
 }

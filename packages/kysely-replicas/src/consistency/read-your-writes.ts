@@ -77,6 +77,9 @@ export class ReadYourWrites {
         position = undefined
       }
     }
+    if (position !== undefined) {
+      this.#state.replay.noteWritten(position)
+    }
     scope.noteWrite(position, Date.now())
   }
 
@@ -163,11 +166,7 @@ export class ReadYourWrites {
       node.noteReplayed(replayed.position)
       return replayed
     }
-    // Concurrent reads of one server share one check; a shared check that started before this
-    // read's write committed may fall short of it, and then this read asks for itself.
-    if ((await replay.refresh(connection, check)) && replay.of(connection) < position) {
-      await replay.refresh(connection, check)
-    }
+    await replay.refresh(connection, position, check)
     return replay.of(connection) >= position
   }
 
