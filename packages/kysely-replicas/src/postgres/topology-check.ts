@@ -61,11 +61,17 @@ export function driverCheckPath(driver: Driver): CheckPath {
   }
 }
 
+// Sessions terminated together (the pool's other idle connection too) fail one after the other;
+// a moment between tries lets the pool drop them.
+const ATTEMPTS = 3
+const RETRY_PAUSE_MS = 10
+
 /**
  * Runs the topology query on one node, giving up after `timeoutMs` (the query still finishes,
  * or fails, in the background). A connection that fails with a node-level error after it was
- * had (a session terminated by an administrator, a reset) is that connection's problem until a
- * fresh one fails too: the check is tried once more, within the same deadline.
+ * had (a session terminated by an administrator, a reset) is that connection's problem until
+ * the server refuses new ones: the check is tried again, up to {@link ATTEMPTS} times, within
+ * the same deadline.
  */
 export async function checkNode(
   node: DatabaseNode,
@@ -73,16 +79,19 @@ export async function checkNode(
   timeoutMs: number,
 ): Promise<CheckOutcome> {
   const deadline = Date.now() + timeoutMs
-  const first = await attempt(node, path, deadline, timeoutMs)
-  if (
-    first.outcome.kind !== 'failed' ||
-    !first.connected ||
-    !node.health.isNodeFailure(first.outcome.error) ||
-    Date.now() >= deadline
-  ) {
-    return first.outcome
+  for (let tries = 1; ; tries++) {
+    const { outcome, connected } = await attempt(node, path, deadline, timeoutMs)
+    if (
+      outcome.kind !== 'failed' ||
+      !connected ||
+      !node.health.isNodeFailure(outcome.error) ||
+      tries >= ATTEMPTS ||
+      Date.now() + RETRY_PAUSE_MS >= deadline
+    ) {
+      return outcome
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS))
   }
-  return (await attempt(node, path, deadline, timeoutMs)).outcome
 }
 
 async function attempt(
