@@ -1,4 +1,4 @@
-import { isConnectionError } from 'kysely-replicas'
+import { isConnectionError, isSaturationError } from 'kysely-replicas'
 import { describe, expect, it } from 'vitest'
 
 const withCode = (code: string, message = 'error') => Object.assign(new Error(message), { code })
@@ -70,5 +70,37 @@ describe('isConnectionError', () => {
     expect(isConnectionError(new AggregateError([syntax, refused]))).toBe(true)
     expect(isConnectionError(new AggregateError([syntax]))).toBe(false)
     expect(isConnectionError(new AggregateError([]))).toBe(false)
+  })
+})
+
+describe('isSaturationError', () => {
+  const queueTimeout = () => new Error('timeout exceeded when trying to connect')
+
+  it("knows node-postgres' pool giving up on a caller that waited for a free client", () => {
+    expect(isSaturationError(queueTimeout())).toBe(true)
+  })
+
+  it('is not a new connection that timed out, nor the same words with a code', () => {
+    expect(isSaturationError(new Error('Connection terminated due to connection timeout'))).toBe(
+      false,
+    )
+    expect(
+      isSaturationError(withCode('ETIMEDOUT', 'timeout exceeded when trying to connect')),
+    ).toBe(false)
+    expect(isConnectionError(queueTimeout())).toBe(false)
+  })
+
+  it('is false for what is no error object', () => {
+    for (const value of [undefined, null, 'timeout exceeded when trying to connect', 7]) {
+      expect(isSaturationError(value)).toBe(false)
+    }
+  })
+
+  it('holds for an AggregateError only when every error in it is saturation', () => {
+    expect(isSaturationError(new AggregateError([queueTimeout(), queueTimeout()]))).toBe(true)
+    expect(
+      isSaturationError(new AggregateError([queueTimeout(), withCode('ECONNREFUSED', 'refused')])),
+    ).toBe(false)
+    expect(isSaturationError(new AggregateError([]))).toBe(false)
   })
 })
