@@ -58,6 +58,8 @@ describe('a replica cut off by a network partition', () => {
           { name: cut.name, dialect: new PostgresDialect({ pool: cutPool }) },
           { name: other.name, dialect: new PostgresDialect({ pool: otherPool }) },
         ],
+        // Off by default (it costs CPU on every replica read): turned on with its defaults.
+        readDeadline: {},
       }),
     })
     cleanup.push(() => db.destroy())

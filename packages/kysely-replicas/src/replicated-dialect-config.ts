@@ -85,8 +85,8 @@ export interface ReplicatedDialectConfig {
   readonly health?: HealthConfig
   /**
    * How long a single read waits for a replica that stopped answering before it also goes to
-   * another node (see `ReadDeadlineConfig`); on by default for `PostgresDialect` nodes, `false`
-   * turns it off.
+   * another node (see `ReadDeadlineConfig`), for `PostgresDialect` nodes. Off by default; `{}`
+   * turns it on with its defaults.
    */
   readonly readDeadline?: ReadDeadlineConfig | false
   /**
