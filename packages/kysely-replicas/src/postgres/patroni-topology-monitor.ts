@@ -2,13 +2,11 @@ import { describeError } from '../events/describe-error.js'
 import type { LagEvent, RoleChangeEvent } from '../events/replicas-events.js'
 import type { DatabaseNode, NodeRole } from '../nodes/database-node.js'
 import type { MonitorContext, NodeMonitor } from '../topology/node-monitor.js'
+import { RoundSchedule } from '../topology/round-schedule.js'
 import { type PatroniClusterView, readPatroniCluster } from './patroni-cluster-view.js'
 import type { PatroniOptions } from './patroni-topology-options.js'
 import { PostgresTopologyMonitor } from './postgres-topology-monitor.js'
 import { checkNode, driverCheckPath } from './topology-check.js'
-
-/** Reads asked for out of turn (a primary failure, a node back up) are at least this far apart. */
-const IMMEDIATE_READ_SPACING_MS = 100
 
 /** Patroni states of a replica that serves: 3.0 says `running`, later versions `streaming`. */
 const SERVING_STATES = new Set(['running', 'streaming'])
@@ -22,19 +20,18 @@ const SERVING_STATES = new Set(['running', 'streaming'])
 export class PatroniTopologyMonitor implements NodeMonitor {
   readonly #context: MonitorContext
   readonly #options: PatroniOptions
-  readonly #onNodeUp = () => this.#requestRead()
+  readonly #rounds = new RoundSchedule({
+    round: () => this.#round(),
+    intervalMs: () => (this.#writable ? this.#options.intervalMs : this.#options.outageIntervalMs),
+    errorMessage: 'kysely-replicas: the Patroni topology read failed',
+  })
+  readonly #onNodeUp = () => this.#rounds.request()
   /** Former leaders: no reads until Patroni lists them on the leader's timeline. */
   readonly #formerLeaders = new Set<DatabaseNode>()
   #fallback: PostgresTopologyMonitor | undefined
   #urlIndex = 0
   #apiDown = false
   #started: Promise<void> | undefined
-  #running: Promise<void> | undefined
-  #again = false
-  #lastStart = Number.NEGATIVE_INFINITY
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #timerAt = 0
-  #closed = false
   #writable = true
 
   constructor(context: MonitorContext, options: PatroniOptions) {
@@ -50,84 +47,22 @@ export class PatroniTopologyMonitor implements NodeMonitor {
 
   /** A node back from down: reads the view again before it serves. */
   confirm(): Promise<void> {
-    return this.#run()
+    return this.#rounds.run()
   }
 
   /** Stops the timer, waits for a read under way, and closes the SQL fallback if it runs. */
   async close(): Promise<void> {
-    this.#closed = true
-    clearTimeout(this.#timer)
-    this.#timer = undefined
+    this.#rounds.close()
     this.#context.events.off('node-up', this.#onNodeUp)
-    await this.#running
+    await this.#rounds.running
     await this.#fallback?.close()
     this.#fallback = undefined
   }
 
   async #start(): Promise<void> {
-    this.#context.onPrimaryFailure(() => this.#requestRead())
+    this.#context.onPrimaryFailure(() => this.#rounds.request())
     this.#context.events.on('node-up', this.#onNodeUp)
-    await this.#run()
-  }
-
-  #run(): Promise<void> {
-    if (this.#closed) {
-      return Promise.resolve()
-    }
-    if (this.#running !== undefined) {
-      this.#again = true
-      return this.#running
-    }
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#lastStart = Date.now()
-    const running = this.#round()
-      .catch((error: unknown) =>
-        console.error('kysely-replicas: the Patroni topology read failed', error),
-      )
-      .finally(() => {
-        this.#running = undefined
-        if (this.#closed) {
-          return
-        }
-        const again = this.#again
-        this.#again = false
-        const { intervalMs, outageIntervalMs } = this.#options
-        this.#schedule(
-          again
-            ? this.#lastStart + IMMEDIATE_READ_SPACING_MS
-            : Date.now() + (this.#writable ? intervalMs : outageIntervalMs),
-        )
-      })
-    this.#running = running
-    return running
-  }
-
-  #requestRead(): void {
-    if (this.#closed) {
-      return
-    }
-    if (this.#running !== undefined) {
-      this.#again = true
-      return
-    }
-    this.#schedule(this.#lastStart + IMMEDIATE_READ_SPACING_MS)
-  }
-
-  #schedule(at: number): void {
-    if (this.#timer !== undefined && this.#timerAt <= at) {
-      return
-    }
-    clearTimeout(this.#timer)
-    this.#timerAt = at
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined
-        void this.#run()
-      },
-      Math.max(0, at - Date.now()),
-    )
-    this.#timer.unref?.()
+    await this.#rounds.run()
   }
 
   async #round(): Promise<void> {
@@ -141,7 +76,7 @@ export class PatroniTopologyMonitor implements NodeMonitor {
       await this.#useFallback(error)
       return
     }
-    if (this.#closed) {
+    if (this.#rounds.closed) {
       return
     }
     await this.#leaveFallback()
@@ -157,7 +92,7 @@ export class PatroniTopologyMonitor implements NodeMonitor {
         `kysely-replicas: no Patroni REST API answers (${describeError(error)}); checking the nodes with SQL until one does.`,
       )
     }
-    if (this.#fallback === undefined && !this.#closed) {
+    if (this.#fallback === undefined && !this.#rounds.closed) {
       this.#fallback = new PostgresTopologyMonitor(this.#context, this.#options.fallback)
       await this.#fallback.init()
     }
@@ -177,7 +112,7 @@ export class PatroniTopologyMonitor implements NodeMonitor {
     // Patroni names the leader as it promotes it: writes go there once its server says so.
     const confirmed =
       leader !== undefined && (leader.role === 'primary' || (await this.#takesWrites(leader)))
-    if (this.#closed) {
+    if (this.#rounds.closed) {
       return
     }
 

@@ -2,6 +2,7 @@ import { describeError } from '../events/describe-error.js'
 import type { LagEvent, RoleChangeEvent } from '../events/replicas-events.js'
 import type { DatabaseNode, NodeLag, NodeRole } from '../nodes/database-node.js'
 import type { MonitorContext, NodeMonitor } from '../topology/node-monitor.js'
+import { RoundSchedule } from '../topology/round-schedule.js'
 import type { OwnCheckPath } from './check-pool.js'
 import type { TopologyOptions } from './postgres-topology-options.js'
 import {
@@ -11,9 +12,6 @@ import {
   driverCheckPath,
   type NodeReport,
 } from './topology-check.js'
-
-/** Checks asked for out of turn (a primary failure, a node back up) are at least this far apart. */
-const IMMEDIATE_CHECK_SPACING_MS = 100
 
 /** A node that answered this round. */
 interface Answer {
@@ -34,17 +32,16 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   readonly #caughtUpAt = new Map<DatabaseNode, number>()
   /** Nodes whose check error was logged, until they answer again. */
   readonly #warned = new Set<DatabaseNode>()
-  readonly #onNodeUp = () => this.#requestCheck()
+  readonly #rounds = new RoundSchedule({
+    round: () => this.#check(),
+    intervalMs: () => (this.#writable ? this.#options.intervalMs : this.#options.outageIntervalMs),
+    errorMessage: 'kysely-replicas: the topology check failed',
+  })
+  readonly #onNodeUp = () => this.#rounds.request()
   readonly #paths = new Map<DatabaseNode, CheckPath>()
   readonly #ownPaths: OwnCheckPath[] = []
   #splitBrain: string | undefined
   #started: Promise<void> | undefined
-  #running: Promise<void> | undefined
-  #again = false
-  #lastStart = Number.NEGATIVE_INFINITY
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #timerAt = 0
-  #closed = false
   /** Whether the last check found a node that takes writes; checks run faster while not. */
   #writable = true
 
@@ -81,7 +78,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
 
   /** Re-reads every node's role (a node back from down among them) before it serves again. */
   confirm(): Promise<void> {
-    return this.#run()
+    return this.#rounds.run()
   }
 
   /**
@@ -89,8 +86,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
    * monitor's own connections.
    */
   async close(): Promise<void> {
-    this.#closed = true
-    this.#clearTimer()
+    this.#rounds.close()
     this.#context.events.off('node-up', this.#onNodeUp)
     try {
       await this.#settleRunning()
@@ -100,7 +96,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   }
 
   async #settleRunning(): Promise<void> {
-    const running = this.#running
+    const running = this.#rounds.running
     if (running === undefined) {
       return
     }
@@ -118,72 +114,9 @@ export class PostgresTopologyMonitor implements NodeMonitor {
 
   async #start(): Promise<void> {
     // A failed write on the primary may be a failover; a node back up may have changed role.
-    this.#context.onPrimaryFailure(() => this.#requestCheck())
+    this.#context.onPrimaryFailure(() => this.#rounds.request())
     this.#context.events.on('node-up', this.#onNodeUp)
-    await this.#run()
-  }
-
-  #run(): Promise<void> {
-    if (this.#closed) {
-      return Promise.resolve()
-    }
-    if (this.#running !== undefined) {
-      this.#again = true
-      return this.#running
-    }
-    this.#clearTimer()
-    this.#lastStart = Date.now()
-    const running = this.#check()
-      .catch((error: unknown) => console.error('kysely-replicas: the topology check failed', error))
-      .finally(() => {
-        this.#running = undefined
-        if (this.#closed) {
-          return
-        }
-        const again = this.#again
-        this.#again = false
-        const { intervalMs, outageIntervalMs } = this.#options
-        this.#schedule(
-          again
-            ? this.#lastStart + IMMEDIATE_CHECK_SPACING_MS
-            : Date.now() + (this.#writable ? intervalMs : outageIntervalMs),
-        )
-      })
-    this.#running = running
-    return running
-  }
-
-  #requestCheck(): void {
-    if (this.#closed) {
-      return
-    }
-    if (this.#running !== undefined) {
-      this.#again = true
-      return
-    }
-    this.#schedule(this.#lastStart + IMMEDIATE_CHECK_SPACING_MS)
-  }
-
-  /** Runs a check at `at` (epoch ms), unless one is already due no later. */
-  #schedule(at: number): void {
-    if (this.#timer !== undefined && this.#timerAt <= at) {
-      return
-    }
-    this.#clearTimer()
-    this.#timerAt = at
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined
-        void this.#run()
-      },
-      Math.max(0, at - Date.now()),
-    )
-    this.#timer.unref?.()
-  }
-
-  #clearTimer(): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
+    await this.#rounds.run()
   }
 
   async #check(): Promise<void> {
@@ -197,7 +130,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
         ),
       ),
     )
-    if (this.#closed) {
+    if (this.#rounds.closed) {
       return
     }
     const answers: Answer[] = []
@@ -312,7 +245,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
     const behind = primaryLsn > replayed ? primaryLsn - replayed : 0n
     let seconds = 0
     if (behind === 0n) {
-      this.#caughtUpAt.set(node, this.#lastStart)
+      this.#caughtUpAt.set(node, this.#rounds.lastStart)
     } else {
       const caughtUpAt = this.#caughtUpAt.get(node)
       const sinceCaughtUp = caughtUpAt === undefined ? undefined : (Date.now() - caughtUpAt) / 1000
@@ -357,7 +290,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   }
 
   #judgeLate(node: DatabaseNode, settled: CheckOutcome): void {
-    if (!this.#closed && settled.kind === 'failed') {
+    if (!this.#rounds.closed && settled.kind === 'failed') {
       this.#judgeFailure(node, settled)
     }
   }
