@@ -21,15 +21,39 @@ export {
 } from './ha/patroni-cluster.js'
 export type { PatroniClusterOptions, PatroniTimings } from './ha/patroni-cluster-options.js'
 export type { PatroniClusterNode } from './ha/patroni-node.js'
-export type { NodeStatus } from './node-status.js'
+export { parseLsn } from './lsn.js'
+export {
+  type NodeStatus,
+  readNodeStatus,
+  type StatusOptions,
+  type StatusTarget,
+} from './node-status.js'
 export { type NodeRef, PgCluster } from './pg-cluster.js'
 export type { PgClusterOptions, WaitForReplayOptions } from './pg-cluster-options.js'
 export type { SettingValue } from './postgres-conf.js'
+export {
+  assertApplyDelay,
+  type PauseReplayOptions,
+  pauseReplayOn,
+  type ReplayTarget,
+  type ReplayWaitOptions,
+  resumeReplayOn,
+  setApplyDelayOn,
+  waitForReplayOn,
+} from './replay-control.js'
 export type {
   ReplicatedCluster,
   ReplicatedClusterNode,
   ReplicatedNodeRef,
   ReplicatedNodeStatus,
 } from './replicated-cluster.js'
-export type { PgConnectionConfig, Row } from './sql-client.js'
+export {
+  type ClientTimeouts,
+  type PgConnectionConfig,
+  queryRows,
+  type Row,
+  type SqlSession,
+  withClient,
+} from './sql-client.js'
 export type { Credentials } from './state-file.js'
+export { type WaitOptions, waitFor } from './wait-for.js'

@@ -1,6 +1,7 @@
 import type { ClusterNode, NodeRole } from './cluster-node.js'
 import { parseLsn } from './lsn.js'
-import { withClient } from './sql-client.js'
+import type { ReplicatedNodeStatus } from './replicated-cluster.js'
+import { type PgConnectionConfig, withClient } from './sql-client.js'
 
 /**
  * One node as `cluster.status()` saw it. Fields that need a running server are `undefined` when
@@ -50,15 +51,53 @@ interface Probe {
   replaySeconds: number | null | undefined
 }
 
-/** Reads the status of every node, all at once. */
-export async function readStatus(nodes: readonly ClusterNode[]): Promise<NodeStatus[]> {
-  const probes = await Promise.all(nodes.map(probe))
+/**
+ * A node whose status can be read, whatever runs it (a local process, a container).
+ *
+ * ```ts
+ * const target: StatusTarget = cluster.node('replica1')
+ * ```
+ */
+export interface StatusTarget {
+  readonly name: string
+  readonly role: NodeRole
+  readonly port: number
+  adminConfig(): PgConnectionConfig
+}
+
+/**
+ * Which nodes to ask (a node that should not be running shows `up: false` without a connection
+ * attempt), and the `application_name` of the connections (`'pg-cluster'` by default).
+ *
+ * ```ts
+ * await readNodeStatus(nodes, { isRunning: (node) => node.running })
+ * ```
+ */
+export interface StatusOptions<N extends StatusTarget> {
+  isRunning(node: N): boolean
+  readonly applicationName?: string
+}
+
+/**
+ * Reads the status of every node, all at once; the engine of `status()` without the host PID.
+ *
+ * ```ts
+ * console.table(await readNodeStatus(nodes, { isRunning: (node) => node.running }))
+ * ```
+ */
+export async function readNodeStatus<N extends StatusTarget>(
+  nodes: readonly N[],
+  { isRunning, applicationName }: StatusOptions<N>,
+): Promise<ReplicatedNodeStatus[]> {
+  const probes = await Promise.all(
+    nodes.map((node) => (isRunning(node) ? probe(node, applicationName) : undefined)),
+  )
   const primaryIndex = nodes.findIndex((node) => node.role === 'primary')
   const primaryLsn = probes[primaryIndex]?.lsn
   return nodes.map((node, index) => {
     const found = probes[index]
     const base = { name: node.name, role: node.role, port: node.port }
-    if (found === undefined) return { ...base, ...DOWN, pid: node.pid }
+    if (found === undefined) return { ...base, ...DOWN }
     let lagBytes: number | undefined
     let lagSeconds: number | undefined
     if (found.inRecovery && primaryLsn !== undefined && found.lsn !== undefined) {
@@ -69,7 +108,6 @@ export async function readStatus(nodes: readonly ClusterNode[]): Promise<NodeSta
     return {
       ...base,
       up: true,
-      pid: node.pid,
       inRecovery: found.inRecovery,
       timeline: found.timeline,
       lsn: found.lsn,
@@ -79,6 +117,19 @@ export async function readStatus(nodes: readonly ClusterNode[]): Promise<NodeSta
       lagSeconds,
     }
   })
+}
+
+/** Reads the status of every node, all at once, with the PID of its server process. */
+export async function readStatus(nodes: readonly ClusterNode[]): Promise<NodeStatus[]> {
+  const statuses = await readNodeStatus(nodes, { isRunning: (node) => node.pid !== undefined })
+  return statuses.map(({ name, role, port, up, ...fields }, index) => ({
+    name,
+    role,
+    port,
+    up,
+    pid: nodes[index]?.pid,
+    ...fields,
+  }))
 }
 
 const DOWN = {
@@ -92,8 +143,10 @@ const DOWN = {
   lagSeconds: undefined,
 } as const
 
-async function probe(node: ClusterNode): Promise<Probe | undefined> {
-  if (node.pid === undefined) return undefined
+async function probe(
+  node: StatusTarget,
+  applicationName: string | undefined,
+): Promise<Probe | undefined> {
   try {
     return await withClient(
       node.adminConfig(),
@@ -139,7 +192,7 @@ async function probe(node: ClusterNode): Promise<Probe | undefined> {
           replaySeconds: row?.replay_seconds,
         }
       },
-      { connectMs: CONNECT_TIMEOUT_MS, queryMs: 5000 },
+      { connectMs: CONNECT_TIMEOUT_MS, queryMs: 5000, applicationName },
     )
   } catch {
     return undefined

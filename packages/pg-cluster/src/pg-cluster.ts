@@ -1,7 +1,6 @@
 import { chmod, lchown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import type pg from 'pg'
 import { findBinaries } from './binaries/find-binaries.js'
 import { type CleanupTarget, registerForCleanup, unregisterFromCleanup } from './cleanup-on-exit.js'
 import { ClusterNode, type NodeRole, type PgClusterNode } from './cluster-node.js'
@@ -18,17 +17,23 @@ import {
 import { PatroniCluster } from './ha/patroni-cluster.js'
 import type { PatroniClusterOptions } from './ha/patroni-cluster-options.js'
 import { initDataDir } from './init-data-dir.js'
-import { parseLsn } from './lsn.js'
 import { NodeProcess } from './node-process.js'
 import { type NodeStatus, readStatus } from './node-status.js'
 import { chownTree, type OsUser, resolveOsUser } from './os-user.js'
 import type { PgClusterOptions, WaitForReplayOptions } from './pg-cluster-options.js'
 import { assertPortsFree, findFreePorts } from './ports.js'
 import { conninfo, setAutoConf, sqlIdentifier, sqlLiteral } from './postgres-conf.js'
+import {
+  assertApplyDelay,
+  pauseReplayOn,
+  resumeReplayOn,
+  setApplyDelayOn,
+  waitForReplayOn,
+} from './replay-control.js'
 import type { ReplicatedCluster } from './replicated-cluster.js'
 import { runCommand } from './run-command.js'
 import { generatePassword } from './secrets.js'
-import { queryRows, type Row, withClient } from './sql-client.js'
+import { queryRows, type Row, type SqlSession, withClient } from './sql-client.js'
 import { type ClusterState, type Credentials, readStateFile, writeStateFile } from './state-file.js'
 import { waitFor } from './wait-for.js'
 
@@ -484,25 +489,9 @@ export class PgCluster implements ReplicatedCluster<PgClusterNode> {
   async pauseReplay(ref: NodeRef): Promise<void> {
     this.#assertOpen()
     const replica = this.#runningReplica(ref, 'pause replay')
-    await withClient(replica.adminConfig(), async (client) => {
-      await client.query('select pg_wal_replay_pause()')
-      const started = Date.now()
-      let nudged = 0
-      await waitFor(
-        `replay to pause on "${replica.name}"`,
-        async () => {
-          const state = await pauseState(client)
-          if (state === 'paused') return true
-          // Replay only pauses when it reaches the next WAL record; an idle primary writes
-          // none for a long time, so give it one.
-          if (Date.now() - started > 100 * (nudged + 1)) {
-            nudged++
-            await this.#nudgePrimary()
-          }
-          return undefined
-        },
-        { timeoutMs: this.#config.timeoutMs, intervalMs: 10 },
-      )
+    await pauseReplayOn(replica, {
+      timeoutMs: this.#config.timeoutMs,
+      nudgePrimary: () => this.#nudgePrimary(),
     })
   }
 
@@ -517,14 +506,7 @@ export class PgCluster implements ReplicatedCluster<PgClusterNode> {
   async resumeReplay(ref: NodeRef): Promise<void> {
     this.#assertOpen()
     const replica = this.#runningReplica(ref, 'resume replay')
-    await withClient(replica.adminConfig(), async (client) => {
-      await client.query('select pg_wal_replay_resume()')
-      await waitFor(
-        `replay to resume on "${replica.name}"`,
-        async () => ((await pauseState(client)) === 'not paused' ? true : undefined),
-        { timeoutMs: this.#config.timeoutMs, intervalMs: 10 },
-      )
-    })
+    await resumeReplayOn(replica, { timeoutMs: this.#config.timeoutMs })
   }
 
   /**
@@ -539,27 +521,9 @@ export class PgCluster implements ReplicatedCluster<PgClusterNode> {
    */
   async setApplyDelay(ref: NodeRef, ms: number): Promise<void> {
     this.#assertOpen()
-    if (!Number.isInteger(ms) || ms < 0) {
-      throw new PgClusterError(`The apply delay must be a whole number of ms >= 0, not ${ms}.`)
-    }
+    assertApplyDelay(ms)
     const replica = this.#runningReplica(ref, 'delay replay')
-    await withClient(replica.adminConfig(), async (client) => {
-      await client.query(`alter system set recovery_min_apply_delay = '${ms}ms'`)
-      await client.query('select pg_reload_conf()')
-    })
-    // A new session sees the value once the postmaster has reloaded, which it does before it
-    // signals the startup process that applies WAL.
-    await waitFor(
-      `"${replica.name}" to use recovery_min_apply_delay = ${ms}ms`,
-      async () => {
-        const [row] = await queryRows<{ setting: string }>(
-          replica.adminConfig(),
-          `select setting from pg_settings where name = 'recovery_min_apply_delay'`,
-        )
-        return row?.setting === String(ms) ? true : undefined
-      },
-      { timeoutMs: this.#config.timeoutMs, intervalMs: 10 },
-    )
+    await setApplyDelayOn(replica, ms, { timeoutMs: this.#config.timeoutMs })
   }
 
   /**
@@ -579,30 +543,9 @@ export class PgCluster implements ReplicatedCluster<PgClusterNode> {
     this.#assertRunning(primary, 'be waited for')
     const replicas =
       ref === undefined ? this.#runningReplicas() : [this.#runningReplica(ref, 'replay')]
-    const [row] = await queryRows<{ lsn: string }>(
-      primary.adminConfig(),
-      'select pg_current_wal_lsn()::text as lsn',
-    )
-    const lsn = row?.lsn as string
-    const target = parseLsn(lsn)
-    const timeoutMs = options.timeoutMs ?? this.#config.timeoutMs
-    await Promise.all(
-      replicas.map((replica) =>
-        withClient(replica.adminConfig(), (client) =>
-          waitFor(
-            `"${replica.name}" to replay up to ${lsn} (is its replay paused or delayed?)`,
-            async () => {
-              const { rows } = await client.query<{ lsn: string | null }>(
-                'select pg_last_wal_replay_lsn()::text as lsn',
-              )
-              const replayed = rows[0]?.lsn
-              return replayed != null && parseLsn(replayed) >= target ? true : undefined
-            },
-            { timeoutMs, intervalMs: 10 },
-          ),
-        ),
-      ),
-    )
+    await waitForReplayOn(primary, replicas, {
+      timeoutMs: options.timeoutMs ?? this.#config.timeoutMs,
+    })
   }
 
   /**
@@ -939,14 +882,7 @@ export async function prepareDir(
   return path
 }
 
-async function serverVersionNumber(client: pg.Client): Promise<number> {
+async function serverVersionNumber(client: SqlSession): Promise<number> {
   const { rows } = await client.query<{ server_version_num: string }>('show server_version_num')
   return Number(rows[0]?.server_version_num)
-}
-
-async function pauseState(client: pg.Client): Promise<string | undefined> {
-  const { rows } = await client.query<{ state: string }>(
-    'select pg_get_wal_replay_pause_state() as state',
-  )
-  return rows[0]?.state
 }

@@ -1,18 +1,23 @@
 import { randomBytes } from 'node:crypto'
 import {
+  assertApplyDelay,
   ClusterTimeoutError,
   type Credentials,
   NodeNotFoundError,
   NodeStartError,
   NodeStateError,
   PgClusterError,
+  pauseReplayOn,
   type ReplicatedCluster,
   type ReplicatedNodeRef,
   type ReplicatedNodeStatus,
   type Row,
+  resumeReplayOn,
+  setApplyDelayOn,
   type WaitForReplayOptions,
+  waitFor,
+  waitForReplayOn,
 } from '@kysely-replicas/pg-cluster'
-import type pg from 'pg'
 import {
   type ContainerRuntimeClient,
   getContainerRuntimeClient,
@@ -32,10 +37,9 @@ import {
   sqlIdentifier,
   sqlLiteral,
 } from './node-command.js'
-import { parseLsn, readStatus } from './node-status.js'
+import { readStatus } from './node-status.js'
 import type { PostgresContainerClusterOptions } from './postgres-container-cluster-options.js'
-import { queryRows, withClient } from './sql-client.js'
-import { waitFor } from './wait-for.js'
+import { APPLICATION_NAME, queryRows, withClient } from './sql-client.js'
 
 /**
  * A node, or its name: every method that acts on a node takes either.
@@ -406,23 +410,10 @@ export class PostgresContainerCluster implements ReplicatedCluster<ContainerClus
   async pauseReplay(ref: ContainerNodeRef): Promise<void> {
     this.#assertOpen()
     const replica = this.#runningReplica(ref, 'pause replay')
-    await withClient(replica.adminConfig(), async (client) => {
-      await client.query('select pg_wal_replay_pause()')
-      const started = Date.now()
-      let nudged = 0
-      await waitFor(
-        `replay to pause on "${replica.name}"`,
-        async () => {
-          if ((await pauseState(client)) === 'paused') return true
-          // Replay pauses at the next WAL record; an idle primary writes none for a long time.
-          if (Date.now() - started > 100 * (nudged + 1)) {
-            nudged++
-            await this.#nudgePrimary()
-          }
-          return undefined
-        },
-        { timeoutMs: this.#config.timeoutMs, intervalMs: 10 },
-      )
+    await pauseReplayOn(replica, {
+      timeoutMs: this.#config.timeoutMs,
+      nudgePrimary: () => this.#nudgePrimary(),
+      applicationName: APPLICATION_NAME,
     })
   }
 
@@ -437,13 +428,9 @@ export class PostgresContainerCluster implements ReplicatedCluster<ContainerClus
   async resumeReplay(ref: ContainerNodeRef): Promise<void> {
     this.#assertOpen()
     const replica = this.#runningReplica(ref, 'resume replay')
-    await withClient(replica.adminConfig(), async (client) => {
-      await client.query('select pg_wal_replay_resume()')
-      await waitFor(
-        `replay to resume on "${replica.name}"`,
-        async () => ((await pauseState(client)) === 'not paused' ? true : undefined),
-        { timeoutMs: this.#config.timeoutMs, intervalMs: 10 },
-      )
+    await resumeReplayOn(replica, {
+      timeoutMs: this.#config.timeoutMs,
+      applicationName: APPLICATION_NAME,
     })
   }
 
@@ -458,25 +445,12 @@ export class PostgresContainerCluster implements ReplicatedCluster<ContainerClus
    */
   async setApplyDelay(ref: ContainerNodeRef, ms: number): Promise<void> {
     this.#assertOpen()
-    if (!Number.isInteger(ms) || ms < 0) {
-      throw new PgClusterError(`The apply delay must be a whole number of ms >= 0, not ${ms}.`)
-    }
+    assertApplyDelay(ms)
     const replica = this.#runningReplica(ref, 'delay replay')
-    await withClient(replica.adminConfig(), async (client) => {
-      await client.query(`alter system set recovery_min_apply_delay = '${ms}ms'`)
-      await client.query('select pg_reload_conf()')
+    await setApplyDelayOn(replica, ms, {
+      timeoutMs: this.#config.timeoutMs,
+      applicationName: APPLICATION_NAME,
     })
-    await waitFor(
-      `"${replica.name}" to use recovery_min_apply_delay = ${ms}ms`,
-      async () => {
-        const [row] = await queryRows<{ setting: string }>(
-          replica.adminConfig(),
-          `select setting from pg_settings where name = 'recovery_min_apply_delay'`,
-        )
-        return row?.setting === String(ms) ? true : undefined
-      },
-      { timeoutMs: this.#config.timeoutMs, intervalMs: 10 },
-    )
   }
 
   /**
@@ -495,30 +469,10 @@ export class PostgresContainerCluster implements ReplicatedCluster<ContainerClus
     this.#assertRunning(primary, 'be waited for')
     const replicas =
       ref === undefined ? this.#runningReplicas() : [this.#runningReplica(ref, 'replay')]
-    const [row] = await queryRows<{ lsn: string }>(
-      primary.adminConfig(),
-      'select pg_current_wal_lsn()::text as lsn',
-    )
-    const lsn = row?.lsn as string
-    const target = parseLsn(lsn)
-    const timeoutMs = options.timeoutMs ?? this.#config.timeoutMs
-    await Promise.all(
-      replicas.map((replica) =>
-        withClient(replica.adminConfig(), (client) =>
-          waitFor(
-            `"${replica.name}" to replay up to ${lsn} (is its replay paused or delayed?)`,
-            async () => {
-              const { rows } = await client.query<{ lsn: string | null }>(
-                'select pg_last_wal_replay_lsn()::text as lsn',
-              )
-              const replayed = rows[0]?.lsn
-              return replayed != null && parseLsn(replayed) >= target ? true : undefined
-            },
-            { timeoutMs, intervalMs: 10 },
-          ),
-        ),
-      ),
-    )
+    await waitForReplayOn(primary, replicas, {
+      timeoutMs: options.timeoutMs ?? this.#config.timeoutMs,
+      applicationName: APPLICATION_NAME,
+    })
   }
 
   /**
@@ -850,11 +804,4 @@ function renderUpstream(primaryConninfo: string, slot: string): string {
 /** A random password that needs no escaping in a URL, a conninfo string or a SQL literal. */
 function generatePassword(): string {
   return randomBytes(24).toString('base64url')
-}
-
-async function pauseState(client: pg.Client): Promise<string | undefined> {
-  const { rows } = await client.query<{ state: string }>(
-    'select pg_get_wal_replay_pause_state() as state',
-  )
-  return rows[0]?.state
 }

@@ -1,46 +1,33 @@
-import type { PgConnectionConfig, Row } from '@kysely-replicas/pg-cluster'
-import pg from 'pg'
+import {
+  type ClientTimeouts,
+  type PgConnectionConfig,
+  queryRows as pgClusterQueryRows,
+  withClient as pgClusterWithClient,
+  type Row,
+  type SqlSession,
+} from '@kysely-replicas/pg-cluster'
 
-/** Timeouts of one short-lived connection. */
-export interface ClientTimeouts {
-  readonly connectMs?: number
-  readonly queryMs?: number
-}
+/** How this package's own connections show in `pg_stat_activity`. */
+export const APPLICATION_NAME = 'kysely-replicas-testcontainers'
 
-/**
- * Opens a connection, hands it to `use` and closes it. The `'error'` listener keeps a server
- * that goes away between queries (a killed container) from ending the process.
- */
-export async function withClient<T>(
+/** pg-cluster's `withClient`, with this package's `application_name`. */
+export function withClient<T>(
   config: PgConnectionConfig,
-  use: (client: pg.Client) => Promise<T>,
-  { connectMs = 2000, queryMs = 15_000 }: ClientTimeouts = {},
+  use: (client: SqlSession) => Promise<T>,
+  timeouts: ClientTimeouts = {},
 ): Promise<T> {
-  const client = new pg.Client({
-    ...config,
-    connectionTimeoutMillis: connectMs,
-    query_timeout: queryMs,
-    application_name: 'kysely-replicas-testcontainers',
-  })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    return await use(client)
-  } finally {
-    await client.end().catch(() => {})
-  }
+  return pgClusterWithClient(config, use, { ...timeouts, applicationName: APPLICATION_NAME })
 }
 
-/** Runs one statement on a fresh connection and returns its rows. */
+/** pg-cluster's `queryRows`, with this package's `application_name`. */
 export function queryRows<R extends Row = Row>(
   config: PgConnectionConfig,
   sql: string,
   params: readonly unknown[] = [],
-  timeouts?: ClientTimeouts,
+  timeouts: ClientTimeouts = {},
 ): Promise<R[]> {
-  return withClient(
-    config,
-    async (client) => (await client.query<R>(sql, params as unknown[])).rows,
-    timeouts,
-  )
+  return pgClusterQueryRows<R>(config, sql, params, {
+    ...timeouts,
+    applicationName: APPLICATION_NAME,
+  })
 }
