@@ -1,4 +1,5 @@
 import { inspect } from 'node:util'
+import { loopbackConnectionString, loopbackPoolConfig } from './node-connection.js'
 import type { NodeProcess } from './node-process.js'
 import { redactConnectionString } from './secrets.js'
 import type { PgConnectionConfig } from './sql-client.js'
@@ -91,21 +92,12 @@ export class ClusterNode implements PgClusterNode {
 
   get connectionString(): string {
     const { superuser, database } = this.#context
-    return (
-      `postgres://${encodeURIComponent(superuser.user)}:${encodeURIComponent(superuser.password)}` +
-      `@127.0.0.1:${this.port}/${encodeURIComponent(database)}`
-    )
+    return loopbackConnectionString(superuser, database, this.port)
   }
 
   poolConfig(): PgConnectionConfig {
     const { superuser, database } = this.#context
-    return {
-      host: '127.0.0.1',
-      port: this.port,
-      user: superuser.user,
-      password: superuser.password,
-      database,
-    }
+    return loopbackPoolConfig(superuser, database, this.port)
   }
 
   /**

@@ -22,6 +22,7 @@ export {
 export type { PatroniClusterOptions, PatroniTimings } from './ha/patroni-cluster-options.js'
 export type { PatroniClusterNode } from './ha/patroni-node.js'
 export { parseLsn } from './lsn.js'
+export { loopbackConnectionString, loopbackPoolConfig } from './node-connection.js'
 export {
   type NodeStatus,
   readNodeStatus,
@@ -47,6 +48,7 @@ export type {
   ReplicatedNodeRef,
   ReplicatedNodeStatus,
 } from './replicated-cluster.js'
+export { redactConnectionString } from './secrets.js'
 export {
   type ClientTimeouts,
   type PgConnectionConfig,

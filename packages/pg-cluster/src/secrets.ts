@@ -8,6 +8,10 @@ export function generatePassword(): string {
 /**
  * `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`, for error messages
  * and logs.
+ *
+ * ```ts
+ * redactConnectionString('postgres://app:secret@127.0.0.1:5432/app') // 'postgres://app:***@127.0.0.1:5432/app'
+ * ```
  */
 export function redactConnectionString(connectionString: string): string {
   return connectionString.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/, '$1:***@')

@@ -1,9 +1,12 @@
 import { inspect } from 'node:util'
-import type {
-  Credentials,
-  NodeRole,
-  PgConnectionConfig,
-  ReplicatedClusterNode,
+import {
+  type Credentials,
+  loopbackConnectionString,
+  loopbackPoolConfig,
+  type NodeRole,
+  type PgConnectionConfig,
+  type ReplicatedClusterNode,
+  redactConnectionString,
 } from '@kysely-replicas/pg-cluster'
 
 /**
@@ -54,21 +57,12 @@ export class ContainerNode implements ContainerClusterNode {
 
   get connectionString(): string {
     const { superuser, database } = this.#context
-    return (
-      `postgres://${encodeURIComponent(superuser.user)}:${encodeURIComponent(superuser.password)}` +
-      `@127.0.0.1:${this.port}/${encodeURIComponent(database)}`
-    )
+    return loopbackConnectionString(superuser, database, this.port)
   }
 
   poolConfig(): PgConnectionConfig {
     const { superuser, database } = this.#context
-    return {
-      host: '127.0.0.1',
-      port: this.port,
-      user: superuser.user,
-      password: superuser.password,
-      database,
-    }
+    return loopbackPoolConfig(superuser, database, this.port)
   }
 
   /** The superuser on the `postgres` database, which exists whatever the tests drop. */
@@ -77,7 +71,7 @@ export class ContainerNode implements ContainerClusterNode {
   }
 
   toString(): string {
-    return this.connectionString.replace(/^(postgres:\/\/[^:/@]*):[^@]*@/, '$1:***@')
+    return redactConnectionString(this.connectionString)
   }
 
   toJSON(): object {

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util'
 import type { NodeContext, NodeRole } from '../cluster-node.js'
+import { loopbackConnectionString, loopbackPoolConfig } from '../node-connection.js'
 import type { NodeProcess } from '../node-process.js'
 import type { ReplicatedClusterNode } from '../replicated-cluster.js'
 import { redactConnectionString } from '../secrets.js'
@@ -62,21 +63,12 @@ export class PatroniNode implements PatroniClusterNode {
 
   get connectionString(): string {
     const { superuser, database } = this.#context
-    return (
-      `postgres://${encodeURIComponent(superuser.user)}:${encodeURIComponent(superuser.password)}` +
-      `@127.0.0.1:${this.port}/${encodeURIComponent(database)}`
-    )
+    return loopbackConnectionString(superuser, database, this.port)
   }
 
   poolConfig(): PgConnectionConfig {
     const { superuser, database } = this.#context
-    return {
-      host: '127.0.0.1',
-      port: this.port,
-      user: superuser.user,
-      password: superuser.password,
-      database,
-    }
+    return loopbackPoolConfig(superuser, database, this.port)
   }
 
   /** The superuser on `postgres`, which exists before the user's database does. */
