@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterTimeoutError, NodeStartError, PortInUseError } from './errors.js'
 import type { OsUser } from './os-user.js'
-import { childPids, isProcessAlive } from './process-table.js'
+import { childPids, isProcessAlive, signalProcess, waitForExit } from './process-table.js'
 import { serverEnv, userIds } from './run-command.js'
 
 /** Where one server's files are and how it is run. */
@@ -115,9 +115,9 @@ export class NodeProcess {
   async stop(timeoutMs: number): Promise<void> {
     const pid = this.pid()
     if (pid === undefined) return
-    signal(pid, 'SIGINT')
+    signalProcess(pid, 'SIGINT')
     if (await this.#waitGone(pid, timeoutMs)) return
-    signal(pid, 'SIGQUIT')
+    signalProcess(pid, 'SIGQUIT')
     if (await this.#waitGone(pid, 5000)) return
     await this.kill(5000)
   }
@@ -131,7 +131,7 @@ export class NodeProcess {
     const pid = this.pid()
     if (pid === undefined) return
     const children = childPids(pid)
-    signal(pid, 'SIGKILL')
+    signalProcess(pid, 'SIGKILL')
     if (!(await this.#waitGone(pid, timeoutMs))) {
       throw new ClusterTimeoutError(
         `Node "${this.#config.name}": its postmaster (PID ${pid}) survived SIGKILL for ${timeoutMs} ms.`,
@@ -139,12 +139,11 @@ export class NodeProcess {
     }
     const deadline = Date.now() + 3000
     while (children.some(isProcessAlive) && Date.now() < deadline) await sleep(20)
-    for (const child of children.filter(isProcessAlive)) signal(child, 'SIGKILL')
+    for (const child of children.filter(isProcessAlive)) signalProcess(child, 'SIGKILL')
     while (children.some(isProcessAlive)) await sleep(20)
   }
 
   async #waitGone(pid: number, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs
     if (this.#child?.pid === pid && this.#exited !== undefined) {
       // The child is unref'd: this timer is what keeps the event loop alive meanwhile, and it
       // is cancelled so that it does not hold the process open once the server is gone.
@@ -158,11 +157,7 @@ export class NodeProcess {
         timer.abort()
       }
     }
-    while (isProcessAlive(pid)) {
-      if (Date.now() >= deadline) return false
-      await sleep(20)
-    }
-    return true
+    return waitForExit(pid, timeoutMs)
   }
 
   /**
@@ -200,12 +195,6 @@ function readPostmasterFile(dataDir: string): PostmasterFile | undefined {
   } catch {
     return undefined
   }
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name)
-  } catch {}
 }
 
 async function logTail(logFile: string, from: number): Promise<string> {

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * Whether a process is alive. A zombie counts as dead: a postmaster started by another process
@@ -15,6 +16,23 @@ export function isProcessAlive(pid: number): boolean {
   if (process.platform !== 'linux') return true
   const stat = readProcStat(pid)
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X'
+}
+
+/** Sends a signal to a process that may already be gone. */
+export function signalProcess(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch {}
+}
+
+/** Whether the process exited within `timeoutMs` (polled: it need not be our child). */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (isProcessAlive(pid)) {
+    if (Date.now() >= deadline) return false
+    await sleep(20)
+  }
+  return true
 }
 
 /**

@@ -2,10 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync, readlinkSync, realpathSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterTimeoutError } from '../errors.js'
 import type { OsUser } from '../os-user.js'
-import { isProcessAlive } from '../process-table.js'
+import { isProcessAlive, signalProcess, waitForExit } from '../process-table.js'
 import { serverEnv, userIds } from '../run-command.js'
 
 /** What one long-running program of an HA cluster is and where it lives. */
@@ -82,8 +81,8 @@ export class DaemonProcess {
   async stop(timeoutMs: number): Promise<void> {
     const pid = this.pid()
     if (pid === undefined) return
-    signal(pid, 'SIGTERM')
-    if (await waitGone(pid, timeoutMs)) return
+    signalProcess(pid, 'SIGTERM')
+    if (await waitForExit(pid, timeoutMs)) return
     await this.kill(5000)
   }
 
@@ -91,8 +90,8 @@ export class DaemonProcess {
   async kill(timeoutMs: number): Promise<void> {
     const pid = this.pid()
     if (pid === undefined) return
-    signal(pid, 'SIGKILL')
-    if (!(await waitGone(pid, timeoutMs))) {
+    signalProcess(pid, 'SIGKILL')
+    if (!(await waitForExit(pid, timeoutMs))) {
       throw new ClusterTimeoutError(
         `${this.#config.what} (PID ${pid}) survived SIGKILL for ${timeoutMs} ms.`,
       )
@@ -107,19 +106,4 @@ export class DaemonProcess {
       return false
     }
   }
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name)
-  } catch {}
-}
-
-async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (isProcessAlive(pid)) {
-    if (Date.now() >= deadline) return false
-    await sleep(20)
-  }
-  return true
 }
