@@ -6,7 +6,9 @@ export default defineConfig({
   entry: { index: 'src/index.ts', 'postgres/index': 'src/postgres/index.ts' },
   format: ['esm', 'cjs'],
   splitting: true,
-  dts: true,
+  // Members tagged @internal (constructors of what the library makes, router hooks) are left out
+  // of the published types, and with them the internal types they would drag in.
+  dts: { compilerOptions: { stripInternal: true } },
   clean: true,
   sourcemap: true,
   target: 'node20',

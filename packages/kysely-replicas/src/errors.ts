@@ -173,6 +173,7 @@ export class NodeUnresponsiveError extends ReplicasError {
  * ```
  */
 export class NoPrimaryError extends ReplicasError {
+  /** Always `true`: nothing was sent, so the write may be retried once a primary is back. */
   readonly retryable = true
 
   constructor() {
@@ -192,7 +193,9 @@ export class NoPrimaryError extends ReplicasError {
  * ```
  */
 export class SplitBrainError extends ReplicasError {
+  /** Always `true`: nothing was sent, so the write may be retried once one primary is left. */
   readonly retryable = true
+  /** The names of the nodes that claim to be the primary. */
   readonly nodes: readonly string[]
 
   constructor(nodes: readonly string[]) {
@@ -213,6 +216,7 @@ export class SplitBrainError extends ReplicasError {
  * ```
  */
 export class StaleReadError extends ReplicasError {
+  /** Always `true`: a later read may find a replica that caught up. */
   readonly retryable = true
 
   constructor(waitedMs: number) {

@@ -4,9 +4,12 @@ export type { Balancer } from './balancing/balancer.js'
 export { BalancerError } from './balancing/balancer-error.js'
 export type { BalancingOption } from './balancing/create-balancer.js'
 export { type BalancingFunction, FunctionBalancer } from './balancing/custom-balancer.js'
-export { LatencyAwareBalancer } from './balancing/latency-aware-balancer.js'
+export {
+  LatencyAwareBalancer,
+  type LatencyAwareBalancerOptions,
+} from './balancing/latency-aware-balancer.js'
 export { LeastOutstandingBalancer } from './balancing/least-outstanding-balancer.js'
-export { RandomBalancer } from './balancing/random-balancer.js'
+export { RandomBalancer, type RandomBalancerOptions } from './balancing/random-balancer.js'
 export type { ReplicaCandidate } from './balancing/replica-candidate.js'
 export { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
 export { WeightedBalancer } from './balancing/weighted-balancer.js'
@@ -39,6 +42,7 @@ export type {
   NodeUpEvent,
   ReadYourWritesModeEvent,
   ReplicasEventMap,
+  ReplicasEvents,
   ReplicasListener,
   RoleChangeEvent,
   RouteEvent,
@@ -47,6 +51,8 @@ export type {
 export type { FallbackPolicy } from './health/fallback-policy.js'
 export type { HealthConfig } from './health/health-options.js'
 export { isConnectionError, isSaturationError } from './health/is-connection-error.js'
+export type { FailureKind, NodeHealth } from './health/node-health.js'
+export type { ReadDeadlineConfig } from './health/read-deadline.js'
 export type { DatabaseNode, NodeLag, NodeRole } from './nodes/database-node.js'
 export type { NodeStats } from './nodes/node-stats.js'
 export { type ErrorEmittingPool, handlePoolErrors } from './postgres/handle-pool-errors.js'
@@ -67,10 +73,6 @@ export {
   replicationOf,
 } from './replication.js'
 export { InvalidWritingFunctionError } from './routing/invalid-writing-function-error.js'
-export type {
-  QueryAccess,
-  QueryClassification,
-  RouteReason,
-} from './routing/query-classification.js'
+export type { QueryAccess, RouteReason } from './routing/query-classification.js'
 export type { MonitorContext, NodeMonitor, NodeMonitorFactory } from './topology/node-monitor.js'
 export { onPrimary, onReplica } from './views/route-view.js'

@@ -21,6 +21,7 @@ import type { NodeMonitorFactory } from './topology/node-monitor.js'
  * ```
  */
 export interface ReplicaConfig {
+  /** The replica's own Kysely dialect, such as `new PostgresDialect({ pool })`. */
   readonly dialect: Dialect
   /** Defaults to `replica-<index>`. Must be unique among the nodes. */
   readonly name?: string
@@ -36,6 +37,7 @@ export interface ReplicaConfig {
  * ```
  */
 export interface PrimaryConfig {
+  /** The primary's own Kysely dialect, such as `new PostgresDialect({ pool })`. */
   readonly dialect: Dialect
   /** Defaults to `primary`. */
   readonly name?: string
@@ -62,14 +64,19 @@ export interface ReplicatedDialectConfig {
   readonly replicas?: ReadonlyArray<Dialect | ReplicaConfig>
   /**
    * Functions of yours that write (or must see the primary), as `name` or `schema.name`: a
-   * `select` that calls one goes to the primary. Added to the built-in PostgreSQL list.
+   * `select` that calls one goes to the primary. Added to the built-in PostgreSQL list
+   * (`postgresWritingFunctions`); none by default. List every function of yours that writes:
+   * on a replica the `select` would fail (a hot standby is read-only).
    */
   readonly writingFunctions?: readonly string[]
   /**
    * SQL run on a node's connection when a `transaction()` or `connection()` block ends, before
    * the connection goes back to its pool, so that session state set in the block (`SET ROLE`,
    * `set_config(…, false)`, temporary tables) is never seen by later queries. For PostgreSQL use
-   * `'DISCARD ALL'`. Unset: nothing is run, as with plain Kysely.
+   * `'DISCARD ALL'`. Unset (the default): nothing is run, as with plain Kysely. Set it when your
+   * blocks change session state and the pools are shared; leave it unset when they only run
+   * queries (it costs one statement per block), and behind a pooler in transaction mode, where
+   * session state does not outlive a statement anyway.
    */
   readonly sessionReset?: string
   /**
@@ -81,7 +88,10 @@ export interface ReplicatedDialectConfig {
   readonly balancing?: BalancingOption
   /** Where a read goes when its replica fails or none is up. Default `replicas-then-primary`. */
   readonly fallback?: FallbackPolicy
-  /** How failing nodes are detected and probed back. */
+  /**
+   * How failing nodes are detected and probed back (see `HealthConfig`); the defaults suit most
+   * setups.
+   */
   readonly health?: HealthConfig
   /**
    * How long a single read waits for a replica that stopped answering before it also goes to

@@ -19,7 +19,9 @@ import { registrationOf } from './views/driver-registry.js'
  * ```
  */
 export interface NodeStatsSnapshot {
+  /** The node's name from the config. */
   readonly name: string
+  /** Its role now (a monitor may have changed the configured one). */
   readonly role: NodeRole
   /** `false` while the node is marked down and probed. */
   readonly healthy: boolean
@@ -27,13 +29,17 @@ export interface NodeStatsSnapshot {
   readonly downSince: Date | undefined
   /** The last connection-level error, passwords masked. */
   readonly lastError: string | undefined
+  /** Queries running on the node now, waiting for a connection included. */
   readonly inFlight: number
+  /** Queries the node answered since the start, successfully or with an SQL error. */
   readonly served: number
+  /** Queries that failed on the node since the start, for any reason. */
   readonly errors: number
   /** The smoothed query latency in ms (0 before any query). */
   readonly latencyMs: number
-  /** Replication lag as last measured by a monitor (replicas only). */
+  /** Replication lag in WAL bytes, as last measured by a monitor (replicas with a monitor only). */
   readonly lagBytes: number | undefined
+  /** Replication lag in seconds, as last measured by a monitor (replicas with a monitor only). */
   readonly lagSeconds: number | undefined
   /** Beyond the lag bound: no reads until it catches up. */
   readonly lagging: boolean
@@ -48,9 +54,13 @@ export interface NodeStatsSnapshot {
  * ```
  */
 export interface RouteExplanation {
+  /** Whether the query reads, writes, or is raw SQL the router does not inspect (`unknown`). */
   readonly access: QueryAccess
+  /** The rule that decided (see {@link RouteReason}). */
   readonly reason: RouteReason
+  /** What triggered the rule: a function's name, a lock's strength, a node kind; or nothing. */
   readonly detail: string | undefined
+  /** The role of the node it would run on. */
   readonly role: NodeRole
   /** The nodes that could serve it now: the healthy replicas for a read, else the primary. */
   readonly candidates: readonly string[]
@@ -84,6 +94,7 @@ export class Replication {
   readonly #readYourWrites: ReadYourWrites | undefined
   readonly #readYourWritesMode: ReadYourWritesMode
 
+  /** @internal The driver makes one per instance; get it with {@link replicationOf}. */
   constructor(
     router: NodeRouter,
     readYourWrites: ReadYourWrites | undefined,
@@ -158,7 +169,13 @@ export class Replication {
     return this
   }
 
-  /** A snapshot of every node, primary first. */
+  /**
+   * A snapshot of every node, configured primary first: health, counters, latency and lag.
+   *
+   * ```ts
+   * setInterval(() => console.table(replicationOf(db).stats()), 10_000).unref()
+   * ```
+   */
   stats(): NodeStatsSnapshot[] {
     return this.#router.nodes.map(snapshot)
   }

@@ -1,7 +1,14 @@
 import type { DatabaseNode } from '../nodes/database-node.js'
 import type { Balancer } from './balancer.js'
 
-/** Options of {@link LatencyAwareBalancer}. */
+/**
+ * Options of {@link LatencyAwareBalancer}.
+ *
+ * ```ts
+ * const seeded: LatencyAwareBalancerOptions = { random: mulberry32(42) } // reproducible picks in a test
+ * new ReplicatedDialect({ primary, replicas, balancing: new LatencyAwareBalancer(seeded) })
+ * ```
+ */
 export interface LatencyAwareBalancerOptions {
   /** A source of numbers in `[0, 1)`, `Math.random` by default. Tests pass a seeded one. */
   readonly random?: () => number

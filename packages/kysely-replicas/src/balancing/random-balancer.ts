@@ -1,7 +1,14 @@
 import type { DatabaseNode } from '../nodes/database-node.js'
 import type { Balancer } from './balancer.js'
 
-/** Options of {@link RandomBalancer}. */
+/**
+ * Options of {@link RandomBalancer}.
+ *
+ * ```ts
+ * const seeded: RandomBalancerOptions = { random: mulberry32(42) } // reproducible picks in a test
+ * new ReplicatedDialect({ primary, replicas, balancing: new RandomBalancer(seeded) })
+ * ```
+ */
 export interface RandomBalancerOptions {
   /** A source of numbers in `[0, 1)`, `Math.random` by default. Tests pass a seeded one. */
   readonly random?: () => number

@@ -8,6 +8,7 @@ import type { DatabaseConnection } from 'kysely'
  * ```
  */
 export interface ReplayedPosition {
+  /** The replayed position (for PostgreSQL, an LSN as a number: see `parseLsn`). */
   readonly position: bigint
   /**
    * What identifies the server that answered (address and start time for PostgreSQL). Behind a

@@ -20,16 +20,40 @@ import type { PositionSource } from './position-source.js'
  * ```
  */
 export interface ReadYourWritesConfig {
+  /**
+   * `position` (the default when `positions` is known: a PostgreSQL primary, or `positions`
+   * given) or `sticky` (the default otherwise). Set `sticky` where WAL positions do not describe
+   * a replica (Aurora, Neon: replicas on shared storage; see docs/deployment.md).
+   */
   readonly mode?: 'position' | 'sticky'
-  /** How positions are read; `postgresPositions` by default with a PostgreSQL primary. */
+  /**
+   * How positions are read; `postgresPositions` by default with a PostgreSQL primary. Give your
+   * own for another engine, or to read positions differently.
+   */
   readonly positions?: PositionSource
-  /** Sticky mode: how long after a write its scope reads from the primary. Default 2000 ms. */
+  /**
+   * Sticky mode: how long after a write its scope reads from the primary, in ms. Default 2000.
+   * Set it above your replicas' usual lag; the longer, the more reads the primary serves.
+   */
   readonly windowMs?: number
-  /** Position mode: how long a read waits for a replica to catch up. Default 100 ms. */
+  /**
+   * Position mode: how long a read waits for a replica to replay its scope's last write, in ms,
+   * before `onTimeout` applies. Default 100. Raise it to keep more reads off the primary when
+   * replicas often lag a little; 0 sends such reads to the primary (or fails them) at once.
+   */
   readonly maxWaitMs?: number
-  /** Position mode: what a read does when no replica caught up in time. Default `primary`. */
+  /**
+   * Position mode: what a read does when no replica caught up within `maxWaitMs`: `primary`
+   * (the default) reads from the primary; `error` throws a `StaleReadError` (retryable), for
+   * when the primary must be kept free of reads.
+   */
   readonly onTimeout?: 'primary' | 'error'
-  /** Signs tokens (HMAC-SHA256) so that forged ones are refused. Unset: unsigned tokens. */
+  /**
+   * Signs tokens (HMAC-SHA256) so that forged or altered ones are refused; at least 16
+   * characters (a shorter one is an `InvalidConfigError`). Unset (the default): tokens are not
+   * signed. Set it whenever tokens travel through clients (cookies, headers), with the same
+   * secret on every server that reads them.
+   */
   readonly tokenSecret?: string
 }
 

@@ -11,7 +11,9 @@ import type { ReadYourWritesConfig, ReadYourWritesOptions } from './read-your-wr
  * ```
  */
 export interface ReadYourWritesMode {
+  /** The mode in use: `position`, `sticky` or `off`. */
   readonly mode: 'position' | 'sticky' | 'off'
+  /** Why, in words: what the config said or what the primary's dialect looked like. */
   readonly reason: string
 }
 

@@ -15,8 +15,11 @@ import type { RouteReason } from '../routing/query-classification.js'
  * ```
  */
 export interface RouteEvent {
+  /** The name of the node the query was sent to. */
   readonly node: string
+  /** That node's role when the query was sent. */
   readonly role: 'primary' | 'replica'
+  /** The rule that chose the role (see above). */
   readonly reason: RouteReason | 'pinned' | 'view' | 'read-your-writes'
 }
 
@@ -28,6 +31,7 @@ export interface RouteEvent {
  * ```
  */
 export interface NodeDownEvent {
+  /** The name of the node marked down. */
   readonly node: string
   /** The error's message, with any password in a connection string masked. */
   readonly error: string
@@ -41,7 +45,9 @@ export interface NodeDownEvent {
  * ```
  */
 export interface NodeUpEvent {
+  /** The name of the node back in rotation. */
   readonly node: string
+  /** How long it was down, in ms. */
   readonly downForMs: number
 }
 
@@ -53,8 +59,11 @@ export interface NodeUpEvent {
  * ```
  */
 export interface FallbackEvent {
+  /** The name of the node the read failed on. */
   readonly from: string
+  /** The name of the node the read is retried on. */
   readonly to: string
+  /** Why it failed on `from`: the error's message, passwords masked. */
   readonly error: string
 }
 
@@ -66,8 +75,11 @@ export interface FallbackEvent {
  * ```
  */
 export interface RoleChangeEvent {
+  /** The name of the node whose role changed. */
   readonly node: string
+  /** The role it had. */
   readonly from: 'primary' | 'replica'
+  /** The role it has now. */
   readonly to: 'primary' | 'replica'
 }
 
@@ -79,9 +91,16 @@ export interface RoleChangeEvent {
  * ```
  */
 export interface LagEvent {
+  /** The name of the replica. */
   readonly node: string
+  /** WAL bytes it has not replayed yet. */
   readonly bytes: number
+  /**
+   * Seconds of commits it has not replayed yet (see `MaxReplicationLag`); always 0 with
+   * `patroniTopology()`, Patroni reporting bytes only.
+   */
   readonly seconds: number
+  /** `true`: beyond the bound, it gets no reads; `false`: back within it, it gets reads again. */
   readonly excluded: boolean
 }
 
@@ -93,6 +112,7 @@ export interface LagEvent {
  * ```
  */
 export interface SplitBrainEvent {
+  /** The names of the nodes that claim to be the primary. */
   readonly nodes: readonly string[]
 }
 
@@ -108,7 +128,9 @@ export interface SplitBrainEvent {
  * ```
  */
 export interface ConsistencyEvent {
+  /** What happened (see above). */
   readonly kind: 'token-rejected' | 'token-clamped' | 'read-on-primary' | 'read-unconfirmed'
+  /** The details in words: why a token was refused, how long a read waited, … */
   readonly detail: string
 }
 
@@ -130,14 +152,23 @@ export type ReadYourWritesModeEvent = ReadYourWritesMode
  * ```
  */
 export interface ReplicasEventMap {
+  /** Every query sent to a node. Emitted on the hot path: keep the listener cheap. */
   route: RouteEvent
+  /** A node was marked down after a connection-level failure. */
   'node-down': NodeDownEvent
+  /** A node that was down answered a probe and serves again. */
   'node-up': NodeUpEvent
+  /** A failed read is retried on another node. */
   fallback: FallbackEvent
+  /** A monitor found a promotion or a demotion. */
   'role-change': RoleChangeEvent
+  /** A replica crossed the monitor's lag bound, one way or the other. */
   lag: LagEvent
+  /** Several nodes claim the primary role; writes are refused. */
   'split-brain': SplitBrainEvent
+  /** Read-your-writes used a fallback or refused a token. */
   consistency: ConsistencyEvent
+  /** Once, at the first query: the read-your-writes mode in use and why. */
   'read-your-writes-mode': ReadYourWritesModeEvent
 }
 
@@ -172,8 +203,21 @@ const EVENT_NAMES = Object.freeze(
 )
 
 /**
- * Listeners by event. Emitting with nobody listening costs one property read, so the hot path
- * checks {@link ReplicasEvents.listening} before building an event object.
+ * The event bus of a replicated Kysely instance, as a {@link NodeMonitor} sees it
+ * (`context.events`): it may listen, and emit what it discovers (`role-change`, `lag`,
+ * `split-brain`, `node-down`). Applications subscribe through {@link Replication.on} instead.
+ * Emitting with nobody listening costs one property read, so the hot path checks
+ * {@link ReplicasEvents.listening} before building an event object.
+ *
+ * ```ts
+ * const monitor: NodeMonitorFactory = ({ events }) => ({
+ *   async init() {
+ *     events.on('node-up', ({ node }) => console.log(`${node} is back`))
+ *     events.emit('split-brain', { nodes: ['db-a', 'db-b'] }) // what the monitor found
+ *   },
+ *   async close() {},
+ * })
+ * ```
  */
 export class ReplicasEvents {
   readonly #listeners: Listeners = {
@@ -188,10 +232,12 @@ export class ReplicasEvents {
     'read-your-writes-mode': [],
   }
 
+  /** Adds a listener of `name`; an unknown name or a listener that is no function throws. */
   on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): void {
     this.#checked(name, listener, 'on').push(listener)
   }
 
+  /** Removes a listener given to {@link on}; one never added is ignored. */
   off<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): void {
     const listeners = this.#checked(name, listener, 'off')
     const index = listeners.indexOf(listener)
@@ -225,10 +271,15 @@ export class ReplicasEvents {
     return this.#listeners[name]
   }
 
+  /** Whether `name` has a listener: check it before building an event that costs something. */
   listening(name: keyof ReplicasEventMap): boolean {
     return this.#listeners[name].length !== 0
   }
 
+  /**
+   * Calls every listener of `name` with `event`, in the order they were added. A listener that
+   * throws is logged (`console.error`) and the others still run; the emitter never sees it.
+   */
   emit<K extends keyof ReplicasEventMap>(name: K, event: ReplicasEventMap[K]): void {
     for (const listener of this.#listeners[name]) {
       try {

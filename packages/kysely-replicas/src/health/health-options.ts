@@ -10,13 +10,26 @@ import { isConnectionError, isSaturationError } from './is-connection-error.js'
  * ```
  */
 export interface HealthConfig {
-  /** Delay before the first probe of a node marked down. Default 100 ms. */
+  /**
+   * Delay before the first probe of a node marked down, in ms. Default 100. Lower it to bring
+   * a node back sooner after a short blip.
+   */
   readonly probeIntervalMs?: number
-  /** The probe delay doubles after each failed probe up to this. Default 1000 ms. */
+  /**
+   * The probe delay doubles after each failed probe up to this, in ms. Default 1000. Raise it
+   * to probe a long-dead node less often.
+   */
   readonly maxProbeIntervalMs?: number
-  /** A probe that has not answered by then counts as failed. Default 2000 ms. */
+  /**
+   * A probe that has not answered by then counts as failed, in ms. Default 2000. Raise it for
+   * nodes far away or slow to accept connections.
+   */
   readonly probeTimeoutMs?: number
-  /** Whether an error is the node's fault (see `isConnectionError`, the default). */
+  /**
+   * Whether an error is the node's fault, so that it is marked down and a read is retried
+   * elsewhere (see `isConnectionError`, the default, which knows PostgreSQL and Node.js
+   * network errors). Give your own for a driver whose errors it does not know.
+   */
   readonly isConnectionError?: (error: unknown) => boolean
   /**
    * Whether an error says the node's pool had no free connection in time (see
@@ -24,7 +37,10 @@ export interface HealthConfig {
    * Checked before `isConnectionError`.
    */
   readonly isSaturationError?: (error: unknown) => boolean
-  /** The probe's SQL. Default `select 1`. */
+  /**
+   * The probe's SQL. Default `select 1`. Change it when a node must prove more than that it
+   * answers (a query on a table your app needs).
+   */
   readonly probeSql?: string
 }
 

@@ -6,7 +6,12 @@ import type { HealthOptions } from './health-options.js'
 /**
  * Whose fault a failure was: the node's (down, unreachable, shutting down: it is marked down),
  * its pool's (`saturated`: every connection busy, none free in time; the node stays up), or the
- * query's (an SQL error).
+ * query's (an SQL error). What {@link NodeHealth.failureKind} answers, from the `health` options'
+ * `isSaturationError` and `isConnectionError`.
+ *
+ * ```ts
+ * if (node.health.failureKind(error) === 'node') node.health.markDown(error)
+ * ```
  */
 export type FailureKind = 'node' | 'saturated' | 'query'
 
@@ -17,7 +22,13 @@ type ProbeOutcome = 'answered' | 'saturated' | 'failed'
  * The circuit breaker of one node: up until a connection-level failure, then down and probed in
  * the background, with backoff, until a probe answers. A node that stopped answering (a read
  * passed its deadline) is suspect: out of rotation while one probe decides between up and down.
- * One probe at a time; none after `close()`; timers never keep the process alive.
+ * One probe at a time; none after `close()`; timers never keep the process alive. Every
+ * {@link DatabaseNode} has one (`node.health`); a {@link NodeMonitor} reads it and may mark a node
+ * down or have its probes run on the monitor's own connections.
+ *
+ * ```ts
+ * const down = replicas.filter((node) => !node.health.isUp).map((node) => node.name)
+ * ```
  */
 export class NodeHealth {
   readonly #name: string
@@ -37,6 +48,7 @@ export class NodeHealth {
   // A probe passed its timeout and has not settled yet (a connect that hangs).
   #hanging = false
 
+  /** @internal The dialect makes one per node. */
   constructor(
     name: string,
     driver: Driver,
@@ -52,6 +64,7 @@ export class NodeHealth {
     this.#onChange = onChange
   }
 
+  /** Whether the node is in rotation: not marked down (it may still be suspect). */
   get isUp(): boolean {
     return this.#downSince === undefined
   }
@@ -102,6 +115,7 @@ export class NodeHealth {
    * back when a probe answers, down (`error`) when one fails or times out; a pool with no free
    * connection is no answer either way, so the probe is tried again after `probeIntervalMs`.
    */
+  /** @internal Called by a read whose deadline passed. */
   suspect(error: unknown): void {
     if (this.#suspect || this.#downSince !== undefined || this.#closed) {
       return
@@ -128,7 +142,10 @@ export class NodeHealth {
     }
   }
 
-  /** Has `confirm` run after a probe answers and before the node is marked up (see NodeMonitor). */
+  /**
+   * @internal Has `confirm` run after a probe answers and before the node is marked up (the
+   * dialect wires {@link NodeMonitor.confirm} here).
+   */
   confirmWith(confirm: () => Promise<void>): void {
     this.#confirm = confirm
   }
@@ -141,7 +158,7 @@ export class NodeHealth {
     this.#probeOn = probe
   }
 
-  /** Stops probing for good. */
+  /** @internal Stops probing for good; the driver calls it on `destroy()`. */
   close(): void {
     this.#closed = true
     clearTimeout(this.#timer)

@@ -23,7 +23,9 @@ export type NodeRole = 'primary' | 'replica'
  * ```
  */
 export interface NodeLag {
+  /** WAL bytes the replica has not replayed yet. */
   readonly bytes: number
+  /** Seconds of commits it has not replayed yet; always 0 with `patroniTopology()`. */
   readonly seconds: number
   /** Beyond the configured bound: the replica gets no reads until it catches up. */
   readonly excluded: boolean
@@ -55,17 +57,25 @@ export interface DatabaseNodeInit {
  * ```
  */
 export class DatabaseNode {
+  /** The node's name from the config (`primary`, `replica-0`, … by default), unique. */
   readonly name: string
   /** The 0-based position in the `replicas` config; -1 for the configured primary. */
   readonly index: number
+  /** The configured weight for weighted balancing, a positive number (default 1). */
   readonly weight: number
+  /**
+   * The driver of the node's own dialect. A monitor may query the node through it; queries
+   * sent this way bypass routing, health and stats.
+   */
   readonly driver: Driver
+  /** The node's live counters: queries in flight, served, failed, and latency. */
   readonly stats: NodeStats
+  /** The node's circuit breaker: whether it is up, and its probes while it is down. */
   readonly health: NodeHealth
   /**
-   * Ends a connection of the node's driver for good, a query on it failing at once; known for
-   * some drivers only (see `postgresConnectionDestroyer`). Reads on a node without it have no
-   * deadline: a connection that may be stuck cannot be given back for reuse.
+   * @internal Ends a connection of the node's driver for good, a query on it failing at once;
+   * known for some drivers only (see `postgresConnectionDestroyer`). Reads on a node without it
+   * have no deadline: a connection that may be stuck cannot be given back for reuse.
    */
   readonly destroyConnection: DestroyConnection | undefined
   /** The role the configuration gave. */
@@ -74,6 +84,7 @@ export class DatabaseNode {
   #lag: NodeLag | undefined
   #replayed: bigint | undefined
 
+  /** @internal The dialect makes the nodes from its configuration. */
   constructor(init: DatabaseNodeInit) {
     this.name = init.name
     this.index = init.index
@@ -86,6 +97,7 @@ export class DatabaseNode {
     this.#role = init.role
   }
 
+  /** The role now: as configured, until a monitor finds otherwise. */
   get role(): NodeRole {
     return this.#role
   }
@@ -103,7 +115,10 @@ export class DatabaseNode {
     return this.#replayed
   }
 
-  /** Records a discovered role. Returns whether it changed. */
+  /**
+   * Records a discovered role (for a monitor; call `context.refresh()` after). Returns whether
+   * it changed; a change forgets the node's lag and replay position.
+   */
   assumeRole(role: NodeRole): boolean {
     if (role === this.#role) {
       return false
@@ -114,7 +129,7 @@ export class DatabaseNode {
     return true
   }
 
-  /** Records a lag measurement. */
+  /** Records a lag measurement (for a monitor; call `context.refresh()` after). */
   setLag(lag: NodeLag | undefined): void {
     this.#lag = lag
   }

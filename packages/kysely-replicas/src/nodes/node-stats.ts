@@ -32,12 +32,16 @@ export class NodeStats {
   readonly #peakSensitive: boolean
   #untilSample = 0
 
+  /** @internal The dialect makes one per node. */
   constructor(timeEvery = 1) {
     this.#timeEvery = timeEvery
     this.#peakSensitive = timeEvery === 1
   }
 
-  /** A query starts on the node; returns its start time for {@link finish}, or -1 if untimed. */
+  /**
+   * @internal A query starts on the node; returns its start time for {@link finish}, or -1 if
+   * untimed. Only the router counts queries: a balancer or monitor reads the counters.
+   */
   start(): number {
     this.inFlight++
     if (this.#untilSample-- > 0) {
@@ -48,9 +52,9 @@ export class NodeStats {
   }
 
   /**
-   * A query ends on the node: answered (`failure` undefined), answered with an SQL error
-   * (`'query'`), not answered because of the node (`'node'`), or given up because another node
-   * answered it first (`'cancelled'`: no error, no latency sample).
+   * @internal A query ends on the node: answered (`failure` undefined), answered with an SQL
+   * error (`'query'`), not answered because of the node (`'node'`), or given up because another
+   * node answered it first (`'cancelled'`: no error, no latency sample).
    */
   finish(startedAt: number, failure?: 'query' | 'node' | 'cancelled'): void {
     this.inFlight--

@@ -66,16 +66,27 @@ export interface PostgresReplicatedDialectConfig<Config extends object>
    * default) roles are discovered, so the order is only the first guess.
    */
   readonly nodes: ReadonlyArray<PostgresNodeConfig<Config>>
-  /** Pool settings for every node, under each node's own. `connectionTimeoutMillis` defaults to 2000. */
+  /**
+   * Pool settings for every node (`max`, `idleTimeoutMillis`, …), under each node's own: a
+   * node's settings win. `connectionTimeoutMillis` defaults to 2000 (ms) here, not pg's "wait
+   * forever", so that a dead node fails fast and reads move on.
+   */
   readonly poolOptions?: Partial<Config>
   /**
    * Options of the `postgresTopology()` monitor, on by default; `false` turns it off (roles stay
    * as configured). Give `monitor` instead to use another monitor.
    */
   readonly topology?: PostgresTopologyOptions | false
-  /** `PostgresDialect` options other than the pool, for every node (`cursor` for `.stream()`). */
+  /**
+   * `PostgresDialect` options other than the pool, for every node: `cursor` (from
+   * `pg-cursor`) for `.stream()`, `onCreateConnection`, …. None by default.
+   */
   readonly dialectOptions?: Omit<PostgresDialectConfig, 'pool'>
-  /** Sees every error a pool or its clients emit (see `handlePoolErrors`), with the node's name. */
+  /**
+   * Sees every error a pool or its clients emit (see `handlePoolErrors`), with the node's name:
+   * a server that went away, a connection killed by an admin. Default: ignored (the pools never
+   * crash the process; the failing query still fails and is handled). Set it to log them.
+   */
   readonly onPoolError?: (error: Error, node: string) => void
 }
 

@@ -35,7 +35,10 @@ export interface PatroniTopologyOptions {
    * Replicas further behind (Patroni's `lag`, in WAL bytes) get no reads until they catch up.
    * Patroni reports no lag in seconds. Default: none are excluded for lag.
    */
-  readonly maxReplicationLag?: { readonly bytes: number }
+  readonly maxReplicationLag?: {
+    /** WAL bytes a replica may be behind and still get reads. */
+    readonly bytes: number
+  }
 }
 
 /** {@link PatroniTopologyOptions} validated, with the defaults filled in. */

@@ -54,7 +54,10 @@ export interface MaxReplicationLag {
  * ```
  */
 export interface PostgresTopologyOptions {
-  /** Time between two checks of every node, in ms. Default 1000. */
+  /**
+   * Time between two checks of every node, in ms. Default 1000. Each check is one query per
+   * node on the monitor's own connection; lower it to notice lag and demotions sooner.
+   */
   readonly intervalMs?: number
   /**
    * Time between two checks while no node can take writes (the primary is down, none answers as
@@ -67,9 +70,16 @@ export interface PostgresTopologyOptions {
    * that does not answer in time is marked down. Default 2000.
    */
   readonly timeoutMs?: number
-  /** Replicas further behind get no reads until they catch up. Default: none are excluded. */
+  /**
+   * Replicas further behind get no reads until they catch up. Default: none are excluded. Set
+   * it when reads must not be older than a bound (read-your-writes covers a scope's own writes
+   * only).
+   */
   readonly maxReplicationLag?: MaxReplicationLag
-  /** Default `refuse-writes`. */
+  /**
+   * What to do when several nodes say they are the primary (see {@link SplitBrainPolicy}).
+   * Default `refuse-writes`.
+   */
   readonly splitBrain?: SplitBrainPolicy
   /**
    * Called when a node answers a check with an error that is not a connection failure (a server

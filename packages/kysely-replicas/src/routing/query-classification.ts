@@ -3,7 +3,7 @@
  * a replica.
  *
  * ```ts
- * const access: QueryAccess = classifyQuery(node, options).access // 'read' | 'write' | 'unknown'
+ * const access: QueryAccess = replicationOf(db).explain(query).access // 'read' | 'write' | 'unknown'
  * ```
  */
 export type QueryAccess = 'read' | 'write' | 'unknown'
@@ -19,6 +19,7 @@ export type QueryAccess = 'read' | 'write' | 'unknown'
  * - `statement`: any other statement (`insert`, `update`, DDL, …).
  *
  * ```ts
+ * const verdict = replicationOf(db).explain(db.selectFrom('person').selectAll().forUpdate())
  * if (verdict.reason === 'row-lock') console.warn(`locks rows (${verdict.detail})`)
  * ```
  */
@@ -39,7 +40,9 @@ export type RouteReason =
  * ```
  */
 export interface QueryClassification {
+  /** Whether the query reads, writes, or is raw SQL the router does not inspect. */
   readonly access: QueryAccess
+  /** The rule that decided. */
   readonly reason: RouteReason
   /** What triggered it: the function name, the lock strength, the node kind… for explanations and errors. */
   readonly detail?: string

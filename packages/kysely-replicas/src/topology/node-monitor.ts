@@ -16,6 +16,10 @@ import type { DatabaseNode } from '../nodes/database-node.js'
 export interface MonitorContext {
   /** Every node, configured primary first; roles, lag and replay positions are set on them. */
   readonly nodes: readonly DatabaseNode[]
+  /**
+   * The instance's events: the monitor emits what it finds (`role-change`, `lag`,
+   * `split-brain`) and may listen (`node-up`).
+   */
   readonly events: ReplicasEvents
   /** Recomputes the write target and the readable replicas; call after changing nodes. */
   refresh(): void
