@@ -22,6 +22,12 @@ export interface RecipeServer {
 /** Serves the recipe's app on `db` (port 0: any free port). */
 export type StartRecipe = (db: Kysely<NoteDatabase>) => Promise<RecipeServer>
 
+/** What a recipe does beyond the header every recipe reads and sets. */
+export interface RecipeOptions {
+  /** The cookie the recipe also reads the token from and sets it in, for browsers. */
+  readonly tokenCookie?: string
+}
+
 const TOKEN_HEADER = 'x-consistency-token'
 
 /** The position in a token (tokens are opaque to applications; the checks peek). */
@@ -31,9 +37,15 @@ interface Reply {
   readonly status: number
   readonly body: { id?: number; text?: string }
   readonly token: string | null
+  /** The `Set-Cookie` headers of the response. */
+  readonly cookies: readonly string[]
 }
 
-export function describeRecipe(name: string, start: StartRecipe): void {
+export function describeRecipe(
+  name: string,
+  start: StartRecipe,
+  { tokenCookie }: RecipeOptions = {},
+): void {
   describe(`${name} recipe: one read-your-writes scope per request`, () => {
     const schema = `recipe_${name.toLowerCase()}`
     let db: Kysely<NoteDatabase>
@@ -42,10 +54,11 @@ export function describeRecipe(name: string, start: StartRecipe): void {
     async function request(
       method: 'GET' | 'POST',
       path: string,
-      { token, text }: { token?: string; text?: string } = {},
+      { token, cookie, text }: { token?: string; cookie?: string; text?: string } = {},
     ): Promise<Reply> {
       const headers: Record<string, string> = {}
       if (token !== undefined) headers[TOKEN_HEADER] = token
+      if (cookie !== undefined) headers.cookie = cookie
       if (text !== undefined) headers['content-type'] = 'application/json'
       const response = await fetch(`${server.url}${path}`, {
         method,
@@ -56,6 +69,7 @@ export function describeRecipe(name: string, start: StartRecipe): void {
         status: response.status,
         body: (await response.json()) as Reply['body'],
         token: response.headers.get(TOKEN_HEADER),
+        cookies: response.headers.getSetCookie(),
       }
     }
 
@@ -143,6 +157,25 @@ export function describeRecipe(name: string, start: StartRecipe): void {
         expect(tokenPosition(carrier.token)).toBe(tokenPosition(seedToken))
       }
     })
+
+    // Only for recipes that take a cookie: the others have no such test rather than a skipped one.
+    if (tokenCookie !== undefined) {
+      it("carries a request's write to the next request through the cookie", async () => {
+        const created = await request('POST', '/notes', { text: 'read with the cookie' })
+        const cookie = created.cookies
+          .map((header) => header.split(';')[0] ?? '')
+          .find((pair) => pair.startsWith(`${tokenCookie}=`))
+        const read = await request('GET', `/notes/${created.body.id}`, { cookie: cookie ?? '' })
+
+        expect(tokenPosition(created.token)).toMatch(/^[0-9a-f]+$/)
+        expect(tokenPosition(cookie?.slice(tokenCookie.length + 1) ?? null)).toBe(
+          tokenPosition(created.token),
+        )
+        expect(read.status).toBe(200)
+        expect(read.body.text).toBe('read with the cookie')
+        expect(tokenPosition(read.token)).toBe(tokenPosition(created.token))
+      })
+    }
 
     it('serves a request whose token is forged', async () => {
       const { body: seed } = await request('POST', '/notes', { text: 'forged token' })
