@@ -38,7 +38,9 @@ export type {
   ConsistencyEvent,
   FallbackEvent,
   LagEvent,
+  NodeAddedEvent,
   NodeDownEvent,
+  NodeRemovedEvent,
   NodeUpEvent,
   ReadYourWritesModeEvent,
   ReplicasEventMap,
@@ -54,6 +56,7 @@ export { isConnectionError, isSaturationError } from './health/is-connection-err
 export type { FailureKind, NodeHealth } from './health/node-health.js'
 export type { ReadDeadlineConfig } from './health/read-deadline.js'
 export type { DatabaseNode, NodeLag, NodeRole } from './nodes/database-node.js'
+export type { MemberAddress, NodeFactory } from './nodes/node-factory.js'
 export type { NodeStats } from './nodes/node-stats.js'
 export { type ErrorEmittingPool, handlePoolErrors } from './postgres/handle-pool-errors.js'
 export { isPostgresConnectionError } from './postgres/postgres-connection-errors.js'

@@ -10,6 +10,7 @@ import {
   type ReadDeadlineConfig,
   type ReadDeadlineOptions,
 } from './health/read-deadline.js'
+import type { NodeFactory } from './nodes/node-factory.js'
 import type { NodeMonitorFactory } from './topology/node-monitor.js'
 
 /**
@@ -106,6 +107,14 @@ export interface ReplicatedDialectConfig {
    */
   readonly monitor?: NodeMonitorFactory
   /**
+   * Builds the dialect of a server that joins the cluster while the dialect runs (a monitor that
+   * knows the membership, such as `patroniTopology()`, finds it), so that it gets reads without a
+   * restart; a node whose server leaves is drained, then its driver destroyed. Without it the
+   * membership is fixed: the configured nodes, a server that leaves getting no new reads until
+   * it is back. `createPostgresReplicatedDialect()` gives one.
+   */
+  readonly nodeFactory?: NodeFactory
+  /**
    * Read-your-writes: on by default (by WAL position with a PostgreSQL primary, sticky
    * otherwise); `false` turns it off. See `ReadYourWritesConfig`.
    */
@@ -123,6 +132,7 @@ export const REPLICATED_DIALECT_OPTIONS: OptionNames<ReplicatedDialectConfig> = 
   health: true,
   readDeadline: true,
   monitor: true,
+  nodeFactory: true,
   readYourWrites: true,
 })
 
@@ -150,6 +160,7 @@ export interface NormalizedConfig {
   readonly health: HealthOptions
   readonly readDeadline: ReadDeadlineOptions | undefined
   readonly monitor: NodeMonitorFactory | undefined
+  readonly nodeFactory: NodeFactory | undefined
   readonly readYourWrites: ReadYourWritesConfig | false | undefined
 }
 
@@ -181,6 +192,7 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
     health: normalizeHealth(config.health),
     readDeadline: normalizeReadDeadline(config.readDeadline),
     monitor: normalizeMonitor(config.monitor),
+    nodeFactory: normalizeNodeFactory(config.nodeFactory),
     readYourWrites: config.readYourWrites,
   })
 }
@@ -192,6 +204,15 @@ function normalizeMonitor(monitor: unknown): NodeMonitorFactory | undefined {
     )
   }
   return monitor as NodeMonitorFactory | undefined
+}
+
+function normalizeNodeFactory(factory: unknown): NodeFactory | undefined {
+  if (factory !== undefined && typeof factory !== 'function') {
+    throw new InvalidConfigError(
+      'nodeFactory must be a function ({ name, host, port }) => Dialect, building the dialect of a server that joins.',
+    )
+  }
+  return factory as NodeFactory | undefined
 }
 
 function normalizeReplicas(replicas: ReplicatedDialectConfig['replicas']): readonly NodeConfig[] {
@@ -251,7 +272,8 @@ export function checkNodeWeight(weight: unknown, where: string): number {
   return weight
 }
 
-function isDialect(value: unknown): value is Dialect {
+/** Whether the value has the four methods of a Kysely `Dialect`. */
+export function isDialect(value: unknown): value is Dialect {
   if (typeof value !== 'object' || value === null) {
     return false
   }

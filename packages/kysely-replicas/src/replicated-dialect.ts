@@ -19,6 +19,7 @@ import {
 import { ReplicasEvents } from './events/replicas-events.js'
 import { NodeHealth } from './health/node-health.js'
 import { DatabaseNode, type NodeRole } from './nodes/database-node.js'
+import { NodeMembership } from './nodes/node-membership.js'
 import { NodeStats } from './nodes/node-stats.js'
 import { postgresConnectionDestroyer } from './postgres/destroy-postgres-connection.js'
 import { postgresPositions } from './postgres/postgres-positions.js'
@@ -100,7 +101,7 @@ export class ReplicatedDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    const { primary, replicas, sessionReset, fallback, readDeadline } = this.#config
+    const { primary, replicas, sessionReset, fallback, readDeadline, nodeFactory } = this.#config
     const events = new ReplicasEvents()
     const balancer = createBalancer(this.#config.balancing)
     let router: NodeRouter | undefined
@@ -116,21 +117,36 @@ export class ReplicatedDialect implements Dialect {
       Object.freeze(replicas.map((replica, index) => node(replica, 'replica', index))),
       { balancer, classifyOptions: this.#classifyOptions, fallback, events, readDeadline },
     )
+    const membership = new NodeMembership(router, {
+      factory: nodeFactory,
+      // A node that joins starts as a replica, whatever it was configured as: the monitor that
+      // found it says what it is.
+      build: (name, dialect, index) => node({ name, dialect, weight: 1 }, 'replica', index),
+      configuredIndexes: new Map([
+        [primary.name, -1],
+        ...replicas.map((replica, index): [string, number] => [replica.name, index]),
+      ]),
+    })
+    const routed = router
     const monitor = this.#config.monitor?.({
-      nodes: router.nodes,
+      get nodes() {
+        return routed.nodes
+      },
       events,
-      refresh: () => router?.refresh(),
-      onPrimaryFailure: (listener) => router?.onPrimaryFailure(listener),
+      refresh: () => routed.refresh(),
+      onPrimaryFailure: (listener) => routed.onPrimaryFailure(listener),
+      canAddNodes: membership.canAdd,
+      addNode: (member) => membership.add(member),
+      removeNode: (each) => membership.remove(each),
     })
     const confirm = monitor?.confirm?.bind(monitor)
     if (confirm !== undefined) {
-      for (const each of router.nodes) {
-        each.health.confirmWith(() => confirm(each))
-      }
+      membership.confirmWith(confirm)
     }
     this.#lastDriver = new ReplicatedDriver(router, {
       sessionReset,
       monitor,
+      membership,
       readYourWrites: this.#readYourWrites,
       consistency: this.#consistency,
       readYourWritesMode: this.#readYourWritesMode,

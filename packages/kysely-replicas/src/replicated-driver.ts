@@ -4,7 +4,7 @@ import { ReadYourWrites } from './consistency/read-your-writes.js'
 import type { ReadYourWritesOptions } from './consistency/read-your-writes-config.js'
 import type { ReadYourWritesMode } from './consistency/read-your-writes-mode.js'
 import { NotReplicatedError, UnsupportedOperationError } from './errors.js'
-import type { DatabaseNode } from './nodes/database-node.js'
+import type { NodeMembership } from './nodes/node-membership.js'
 import { runOnEveryNode } from './nodes/run-on-every-node.js'
 import { ReplicatedConnection } from './replicated-connection.js'
 import { Replication } from './replication.js'
@@ -18,7 +18,7 @@ import type { NodeMonitor } from './topology/node-monitor.js'
 export class ReplicatedDriver implements Driver {
   readonly #router: NodeRouter
   readonly #sessionReset: string | undefined
-  readonly #nodes: readonly DatabaseNode[]
+  readonly #membership: NodeMembership
   readonly #replication: Replication
   readonly #monitor: NodeMonitor | undefined
   readonly #readYourWrites: ReadYourWrites | undefined
@@ -31,6 +31,7 @@ export class ReplicatedDriver implements Driver {
     options: {
       readonly sessionReset: string | undefined
       readonly monitor: NodeMonitor | undefined
+      readonly membership: NodeMembership
       readonly readYourWrites: ReadYourWritesOptions | undefined
       readonly consistency: ConsistencyState
       readonly readYourWritesMode: ReadYourWritesMode
@@ -38,12 +39,12 @@ export class ReplicatedDriver implements Driver {
   ) {
     this.#router = router
     this.#monitor = options.monitor
+    this.#membership = options.membership
     this.#sessionReset = options.sessionReset
     this.#readYourWrites =
       options.readYourWrites === undefined
         ? undefined
         : new ReadYourWrites(options.readYourWrites, router, router.events, options.consistency)
-    this.#nodes = router.nodes
     this.#replication = new Replication(router, this.#readYourWrites, options.readYourWritesMode)
   }
 
@@ -60,7 +61,7 @@ export class ReplicatedDriver implements Driver {
   async init(): Promise<void> {
     // Kysely inits its driver on the first query: listeners added right after `new Kysely` hear it.
     this.#router.events.emit('read-your-writes-mode', this.#replication.readYourWritesMode)
-    await runOnEveryNode('init', this.#nodes, (node) => node.driver.init())
+    await runOnEveryNode('init', this.#router.nodes, (node) => node.driver.init())
     await this.#monitor?.init()
   }
 
@@ -129,11 +130,13 @@ export class ReplicatedDriver implements Driver {
   }
 
   async #close(): Promise<void> {
-    // The monitor and the probes use the node drivers: stop them before closing those.
+    // The monitor and the probes use the node drivers: stop them before closing those. Nodes
+    // that left are closed as they drain; those that are still draining are waited for.
     try {
       await this.#monitor?.close()
     } finally {
-      await runOnEveryNode('destroy', this.#nodes, (node) => {
+      await this.#membership.close()
+      await runOnEveryNode('destroy', this.#router.nodes, (node) => {
         node.health.close()
         return node.driver.destroy()
       })

@@ -155,8 +155,8 @@ export class Replication {
   }
 
   /**
-   * Subscribes to an event: `route`, `node-down`, `node-up`, `fallback`, `role-change`, `lag`,
-   * `split-brain`, `consistency` or `read-your-writes-mode`.
+   * Subscribes to an event: `route`, `node-down`, `node-up`, `node-added`, `node-removed`,
+   * `fallback`, `role-change`, `lag`, `split-brain`, `consistency` or `read-your-writes-mode`.
    */
   on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): this {
     this.#router.events.on(name, listener)

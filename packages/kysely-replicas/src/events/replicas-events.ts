@@ -52,6 +52,33 @@ export interface NodeUpEvent {
 }
 
 /**
+ * A server joined the cluster (a monitor such as `patroniTopology()` found it) and the dialect
+ * built a node for it with its node factory: it gets queries from now on, as its role and lag
+ * allow.
+ *
+ * ```ts
+ * replicationOf(db).on('node-added', ({ node }) => log.info(`${node} joined`))
+ * ```
+ */
+export interface NodeAddedEvent {
+  /** The name of the node added: the member's name. */
+  readonly node: string
+}
+
+/**
+ * A server left the cluster: its node gets no new queries, those under way finish, then its
+ * driver (its pool) is destroyed. If it comes back it is added again, as a new node.
+ *
+ * ```ts
+ * replicationOf(db).on('node-removed', ({ node }) => log.info(`${node} left`))
+ * ```
+ */
+export interface NodeRemovedEvent {
+  /** The name of the node taken out of rotation. */
+  readonly node: string
+}
+
+/**
  * A read failed on `from` and is retried on `to`.
  *
  * ```ts
@@ -158,6 +185,10 @@ export interface ReplicasEventMap {
   'node-down': NodeDownEvent
   /** A node that was down answered a probe and serves again. */
   'node-up': NodeUpEvent
+  /** A server joined the cluster and its node was added. */
+  'node-added': NodeAddedEvent
+  /** A server left the cluster: its node is drained, then closed. */
+  'node-removed': NodeRemovedEvent
   /** A failed read is retried on another node. */
   fallback: FallbackEvent
   /** A monitor found a promotion or a demotion. */
@@ -193,6 +224,8 @@ const EVENT_NAMES = Object.freeze(
     route: true,
     'node-down': true,
     'node-up': true,
+    'node-added': true,
+    'node-removed': true,
     fallback: true,
     'role-change': true,
     lag: true,
@@ -224,6 +257,8 @@ export class ReplicasEvents {
     route: [],
     'node-down': [],
     'node-up': [],
+    'node-added': [],
+    'node-removed': [],
     fallback: [],
     'role-change': [],
     lag: [],

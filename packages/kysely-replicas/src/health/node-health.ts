@@ -84,8 +84,15 @@ export class NodeHealth {
     return this.#lastError
   }
 
-  /** Whose fault the error was; saturation is asked first, a pool timeout being no dead node. */
+  /**
+   * Whose fault the error was; saturation is asked first, a pool timeout being no dead node.
+   * Once closed (the node left the cluster, its driver is being destroyed), anything that fails
+   * on it is the node's: a query that picked it just before it left goes elsewhere.
+   */
   failureKind(error: unknown): FailureKind {
+    if (this.#closed) {
+      return 'node'
+    }
     if (this.#options.isSaturationError(error)) {
       return 'saturated'
     }
@@ -158,7 +165,7 @@ export class NodeHealth {
     this.#probeOn = probe
   }
 
-  /** @internal Stops probing for good; the driver calls it on `destroy()`. */
+  /** @internal Stops probing for good: the node left, or the driver's `destroy()` was called. */
   close(): void {
     this.#closed = true
     clearTimeout(this.#timer)

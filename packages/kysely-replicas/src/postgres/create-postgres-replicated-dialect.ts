@@ -16,6 +16,7 @@ import {
   normalizeTopologyOptions,
   type PostgresTopologyOptions,
 } from './postgres-topology-options.js'
+import { settingsAtAddress } from './settings-at-address.js'
 
 /**
  * A pool class such as node-postgres' `pg.Pool`: what {@link createPostgresReplicatedDialect}
@@ -58,12 +59,15 @@ export type PostgresNodeConfig<Config extends object> = Config & {
  * ```
  */
 export interface PostgresReplicatedDialectConfig<Config extends object>
-  extends Omit<ReplicatedDialectConfig, 'primary' | 'replicas'> {
+  extends Omit<ReplicatedDialectConfig, 'primary' | 'replicas' | 'nodeFactory'> {
   /** The pool class: `pg.Pool` from node-postgres. */
   readonly Pool: PostgresPoolConstructor<Config>
   /**
    * Every server, the one expected to be the primary first. With the topology monitor (the
-   * default) roles are discovered, so the order is only the first guess.
+   * default) roles are discovered, so the order is only the first guess. With a monitor that
+   * knows the membership (`patroniTopology()`), a server that joins later gets a node of its
+   * own, with the first node's settings (user, password, database, TLS) at the member's host
+   * and port, and one that leaves is drained and its pool ended.
    */
   readonly nodes: ReadonlyArray<PostgresNodeConfig<Config>>
   /**
@@ -182,24 +186,27 @@ export function createPostgresReplicatedDialect<Config extends object>(
   }
   nodes.forEach(checkNode)
   const nodeSettings = new Map<string, object>()
+  const dialectFor = (name: string, settings: object) => {
+    const pool = new Pool({ connectionTimeoutMillis: 2000, ...settings } as unknown as Config)
+    handlePoolErrors(pool, (error) => onPoolError?.(error, name))
+    return new PostgresDialect({ ...dialectOptions, pool })
+  }
   const built = nodes.map((node, index): ReplicaConfig => {
     const name = node.name ?? (index === 0 ? 'primary' : `replica-${index - 1}`)
     const settings = Object.fromEntries(Object.entries(node).filter(([key]) => !OWN_KEYS.has(key)))
     nodeSettings.set(name, { ...poolOptions, ...settings })
-    const pool = new Pool({
-      connectionTimeoutMillis: 2000,
-      ...poolOptions,
-      ...settings,
-    } as unknown as Config)
-    handlePoolErrors(pool, (error) => onPoolError?.(error, name))
-    const dialect = new PostgresDialect({ ...dialectOptions, pool })
+    const dialect = dialectFor(name, { ...poolOptions, ...settings })
     return node.weight === undefined ? { name, dialect } : { name, dialect, weight: node.weight }
   })
   const [primary, ...replicas] = built as [ReplicaConfig, ...ReplicaConfig[]]
+  // Servers of one cluster share their logins: a member that joins is reached with the first
+  // node's settings at its own address.
+  const base = nodeSettings.get(primary.name ?? '') ?? {}
   return new ReplicatedDialect({
     ...rest,
     primary,
     replicas,
+    nodeFactory: ({ name, host, port }) => dialectFor(name, settingsAtAddress(base, host, port)),
     monitor:
       monitor ??
       topologyMonitor(topology, (name, timeoutMs) => {

@@ -8,6 +8,9 @@ export interface PatroniMemberView {
   readonly timeline: number | undefined
   /** WAL bytes behind the leader; `undefined` when Patroni does not know (`unknown`). */
   readonly lagBytes: number | undefined
+  /** Where its PostgreSQL listens (`connect_address`); `undefined` if Patroni does not say. */
+  readonly host: string | undefined
+  readonly port: number | undefined
 }
 
 /** Patroni's view of its cluster: the members it lists, and its running leader if any. */
@@ -61,6 +64,8 @@ export function parseClusterView(body: unknown): PatroniClusterView {
       state: String(entry.state ?? ''),
       timeline: typeof entry.timeline === 'number' ? entry.timeline : undefined,
       lagBytes: typeof entry.lag === 'number' ? entry.lag : undefined,
+      host: typeof entry.host === 'string' && entry.host !== '' ? entry.host : undefined,
+      port: typeof entry.port === 'number' ? entry.port : undefined,
     })
   }
   const leader = [...members.values()].find(

@@ -10,6 +10,7 @@ import {
   type CheckPath,
   checkNode,
   driverCheckPath,
+  judgeCheckFailure,
   type NodeReport,
 } from './topology-check.js'
 
@@ -279,14 +280,11 @@ export class PostgresTopologyMonitor implements NodeMonitor {
     node: DatabaseNode,
     outcome: Exclude<CheckOutcome, { kind: 'report' | 'queued' }>,
   ): void {
-    const kind = outcome.kind === 'timeout' ? 'node' : node.health.failureKind(outcome.error)
-    if (kind === 'node') {
-      // Its own probe brings it back; until then it keeps the role it had.
-      node.health.markDown(outcome.error)
-    } else if (kind === 'query') {
+    // Down: it keeps the role it had until its probe brings it back. Saturated: its pool had no
+    // free connection, which says nothing of the server.
+    if (judgeCheckFailure(node, outcome) === 'query' && outcome.kind === 'failed') {
       this.#warn(node, outcome.error)
     }
-    // Saturated: its pool had no free connection, which says nothing of the server.
   }
 
   #judgeLate(node: DatabaseNode, settled: CheckOutcome): void {

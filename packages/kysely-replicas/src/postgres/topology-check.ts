@@ -1,4 +1,5 @@
 import { CompiledQuery, type Driver } from 'kysely'
+import type { FailureKind } from '../health/node-health.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import { parseLsn } from './lsn.js'
 
@@ -44,6 +45,21 @@ export type CheckOutcome =
    * can tell; `settled` is what it ends with.
    */
   | { readonly kind: 'queued'; readonly settled: Promise<CheckOutcome> }
+
+/**
+ * Whose fault a failed check was; the node is marked down when it was its own (its probe brings
+ * it back, after the monitor confirmed its role). A check that timed out is the node's.
+ */
+export function judgeCheckFailure(
+  node: DatabaseNode,
+  outcome: Extract<CheckOutcome, { kind: 'failed' | 'timeout' }>,
+): FailureKind {
+  const kind = outcome.kind === 'timeout' ? 'node' : node.health.failureKind(outcome.error)
+  if (kind === 'node') {
+    node.health.markDown(outcome.error)
+  }
+  return kind
+}
 
 /** A check path over the node's own driver, hence its pool. */
 export function driverCheckPath(driver: Driver): CheckPath {

@@ -16,14 +16,13 @@ import type { RouteTarget } from './route-target.js'
 
 /**
  * Knows the nodes, their roles and health, and picks the one that serves a query or a block.
- * Roles may change at run time (a monitor that follows failovers): the primary and the replicas
- * that serve reads are recomputed on every change, not per query.
+ * Roles may change at run time (a monitor that follows failovers), and so may the nodes (servers
+ * that join or leave the cluster): the primary and the replicas that serve reads are recomputed
+ * on every change, not per query.
  */
 export class NodeRouter {
-  /** Every node, the configured primary first, then the replicas in config order. */
-  readonly nodes: readonly DatabaseNode[]
-  /** The configured replicas, by `onReplica(index)` index. */
-  readonly replicas: readonly DatabaseNode[]
+  /** The replicas the config lists, by name: `onReplica(index)` takes indexes below its length. */
+  readonly configuredReplicas: readonly string[]
   readonly events: ReplicasEvents
   /** The deadline of single reads on replicas, and the one timer that watches them; off: none. */
   readonly readDeadline: ReadDeadlineOptions | undefined
@@ -31,7 +30,8 @@ export class NodeRouter {
   readonly #balancer: Balancer
   readonly #classifyOptions: ClassifyOptions
   readonly #fallback: FallbackPolicy
-  readonly #primaryFailureListeners: Array<() => void> = []
+  readonly #primaryFailureListeners = new Set<() => void>()
+  #nodes: readonly DatabaseNode[]
   #available: readonly DatabaseNode[] = []
   #primaries: readonly DatabaseNode[] = []
 
@@ -46,8 +46,8 @@ export class NodeRouter {
       readonly readDeadline?: ReadDeadlineOptions | undefined
     },
   ) {
-    this.nodes = Object.freeze([primary, ...replicas])
-    this.replicas = replicas
+    this.#nodes = Object.freeze([primary, ...replicas])
+    this.configuredReplicas = Object.freeze(replicas.map((replica) => replica.name))
     this.#balancer = options.balancer
     this.#classifyOptions = options.classifyOptions
     this.#fallback = options.fallback
@@ -59,6 +59,15 @@ export class NodeRouter {
         ? undefined
         : new DeadlineWatch(Math.max(5, options.readDeadline.minMs / 4))
     this.refresh()
+  }
+
+  /**
+   * Every node now: the configured primary first, then the replicas in config order, then the
+   * nodes that joined, in the order they did (a configured node that left and came back is
+   * among those).
+   */
+  get nodes(): readonly DatabaseNode[] {
+    return this.#nodes
   }
 
   /**
@@ -84,9 +93,25 @@ export class NodeRouter {
     throw new SplitBrainError(primaries.map((node) => node.name))
   }
 
+  /** Routes to a node that joined, from now on. */
+  add(node: DatabaseNode): void {
+    this.#nodes = Object.freeze([...this.#nodes, node])
+    this.refresh()
+  }
+
+  /** Routes nothing more to the node; returns whether it was routed to. */
+  remove(node: DatabaseNode): boolean {
+    if (!this.#nodes.includes(node)) {
+      return false
+    }
+    this.#nodes = Object.freeze(this.#nodes.filter((each) => each !== node))
+    this.refresh()
+    return true
+  }
+
   /** Re-reads the nodes' roles, health and lag; called whenever one of them changes. */
   refresh(): void {
-    const serving = this.nodes.filter(
+    const serving = this.#nodes.filter(
       (node) => node.role === 'replica' && node.health.isUp && node.lag?.excluded !== true,
     )
     // A suspect replica (stopped answering, being probed) may only be slow: it serves still
@@ -95,13 +120,20 @@ export class NodeRouter {
     this.#available = Object.freeze(trusted.length > 0 ? trusted : serving)
     // A primary that is down does not count: a replica promoted meanwhile is not a split brain.
     this.#primaries = Object.freeze(
-      this.nodes.filter((node) => node.role === 'primary' && node.health.isUp),
+      this.#nodes.filter((node) => node.role === 'primary' && node.health.isUp),
     )
   }
 
-  /** Calls `listener` when the primary fails with a connection-level error. */
-  onPrimaryFailure(listener: () => void): void {
-    this.#primaryFailureListeners.push(listener)
+  /**
+   * Calls `listener` when the primary fails with a connection-level error, until the returned
+   * function is called.
+   */
+  onPrimaryFailure(listener: () => void): () => void {
+    const own = () => listener()
+    this.#primaryFailureListeners.add(own)
+    return () => {
+      this.#primaryFailureListeners.delete(own)
+    }
   }
 
   /** A node in the primary role failed with a connection-level error. */
@@ -134,14 +166,19 @@ export class NodeRouter {
 
   /** The node a view asked for. An index was validated when the view was made. */
   nodeForTarget(target: RouteTarget): DatabaseNode {
-    if (target.kind === 'primary' || this.replicas.length === 0) {
+    if (target.kind === 'primary' || this.#nodes.length === 1) {
       return this.primary
     }
     if (target.index !== undefined) {
-      return this.replicas[target.index] ?? this.primary
+      const node = this.#nodes.find((each) => each.index === target.index)
+      if (node === undefined) {
+        // The configured replica left the cluster and has not come back.
+        throw new NoReplicaAvailableError([this.configuredReplicas[target.index] ?? ''])
+      }
+      return node
     }
     if (this.#available.length === 0) {
-      throw new NoReplicaAvailableError(this.replicas.map((replica) => replica.name))
+      throw new NoReplicaAvailableError(this.#replicaNames())
     }
     return this.#balancer.pick(this.#available)
   }
@@ -216,7 +253,7 @@ export class NodeRouter {
 
   /** Whether a block running on the node may take a query routed to the target. */
   serves(node: DatabaseNode, target: RouteTarget): boolean {
-    if (target.kind === 'primary' || this.replicas.length === 0) {
+    if (target.kind === 'primary' || this.#nodes.length === 1) {
       return node.role === 'primary'
     }
     return node.role === 'replica' && (target.index === undefined || target.index === node.index)
@@ -241,9 +278,14 @@ export class NodeRouter {
     if (this.#available.length > 0) {
       return this.#balancer.pick(this.#available)
     }
-    if (this.replicas.length === 0 || this.#fallback !== 'none') {
+    if (this.#nodes.length === 1 || this.#fallback !== 'none') {
       return this.primary
     }
-    throw new NoReplicaAvailableError(this.replicas.map((replica) => replica.name))
+    throw new NoReplicaAvailableError(this.#replicaNames())
+  }
+
+  // The nodes that could have served a read: every one but the primary.
+  #replicaNames(): string[] {
+    return this.#nodes.filter((node) => !this.#primaries.includes(node)).map((node) => node.name)
   }
 }

@@ -43,7 +43,7 @@ function replicaTarget<DB>(db: Kysely<DB>, index: number | undefined): RouteTarg
   if (index === undefined) {
     return ANY_REPLICA_TARGET
   }
-  const count = registrationOf(db, 'onReplica()').driver.router.replicas.length
+  const count = registrationOf(db, 'onReplica()').driver.router.configuredReplicas.length
   if (!Number.isInteger(index) || index < 0 || index >= count) {
     throw new UnknownReplicaError(index, count)
   }

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest'
 import { Journal, RecordingDialect } from '../support/recording-dialect.js'
 
 const OPTIONS =
-  'The options are: primary, replicas, writingFunctions, sessionReset, balancing, fallback, health, readDeadline, monitor, readYourWrites.'
+  'The options are: primary, replicas, writingFunctions, sessionReset, balancing, fallback, health, readDeadline, monitor, nodeFactory, readYourWrites.'
 
 function configWith(extra: object): ReplicatedDialectConfig {
   const journal = new Journal()

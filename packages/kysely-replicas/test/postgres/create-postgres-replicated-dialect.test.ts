@@ -1,16 +1,22 @@
 import { EventEmitter } from 'node:events'
 import { Kysely, type PostgresPoolClient } from 'kysely'
-import { InvalidConfigError, replicationOf } from 'kysely-replicas'
+import {
+  type DatabaseNode,
+  InvalidConfigError,
+  type MonitorContext,
+  replicationOf,
+} from 'kysely-replicas'
 // By path until tsconfig maps kysely-replicas/postgres to the sources (it resolves to dist/).
 import {
   createPostgresReplicatedDialect,
   type PostgresReplicatedDialectConfig,
   postgresTopology,
 } from 'kysely-replicas/postgres'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 
 interface PoolConfig {
   host?: string
+  port?: number
   max?: number
   connectionTimeoutMillis?: number
   application_name?: string
@@ -145,6 +151,36 @@ describe('createPostgresReplicatedDialect', () => {
     expect(
       pools.some((pool) => pool.queries.some((sql) => sql.includes('pg_is_in_recovery()'))),
     ).toBe(false)
+    await db.destroy()
+  })
+
+  it('builds the pool of a member that joins from the first node settings, at its address', async () => {
+    let context: MonitorContext | undefined
+    const seen: Array<[string, string]> = []
+    const { db } = create({
+      poolOptions: { max: 10 },
+      onPoolError: (error, node) => seen.push([node, error.message]),
+      monitor: (given) => {
+        context = given
+        return { init: async () => {}, close: async () => {} }
+      },
+    })
+    await db.selectFrom('t').selectAll().execute()
+    expect(context?.canAddNodes).toBe(true)
+    const node = await context?.addNode({ name: 'node4', host: 'standby-d', port: 6543 })
+    expect(node?.name).toBe('node4')
+    const pool = RecordingPool.created.at(-1)
+    expect(pool?.config).toEqual({
+      connectionTimeoutMillis: 2000,
+      max: 10,
+      host: 'standby-d',
+      port: 6543,
+    })
+    const emit = pool?.listeners.get('error')?.[0] as ((error: Error) => void) | undefined
+    emit?.(new Error('terminating connection'))
+    expect(seen).toEqual([['node4', 'terminating connection']])
+    context?.removeNode(node as DatabaseNode)
+    await vi.waitFor(() => expect(pool?.ended).toBe(true))
     await db.destroy()
   })
 

@@ -38,6 +38,8 @@ export class Journal {
   readonly streamedRows: unknown[] = []
   /** Nodes whose connection attempts wait for the promise before going on, as a hung server. */
   readonly stalled = new Map<string, Promise<void>>()
+  /** Nodes whose queries wait for the promise before answering, as a long query. */
+  readonly slow = new Map<string, Promise<void>>()
 
   /** The nodes that ran queries whose SQL contains `text`. */
   nodesFor(text: string): string[] {
@@ -57,6 +59,7 @@ export class Journal {
     this.attempts.clear()
     this.streamedRows.length = 0
     this.stalled.clear()
+    this.slow.clear()
   }
 }
 
@@ -188,6 +191,10 @@ class RecordingConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     this.record(query.sql)
+    const slow = this.#journal.slow.get(this.#node)
+    if (slow !== undefined) {
+      await slow
+    }
     const error = this.#journal.queryErrors.get(this.#node)
     if (error !== undefined) {
       throw error
