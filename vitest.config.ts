@@ -61,10 +61,19 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // The ```ts snippets of the READMEs and docs, type-checked against the sources.
+          name: 'docs',
+          include: ['test/docs/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'integration',
           // The HTTP recipes in examples/ run their checks against the same shared cluster.
           include: ['test/**/*.test.ts', 'examples/*/test/**/*.test.{ts,mjs}'],
-          exclude: [...configDefaults.exclude, 'test/ha/**'],
+          exclude: [...configDefaults.exclude, 'test/ha/**', 'test/docs/**'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
