@@ -191,10 +191,15 @@ function report() {
 }
 
 function pnpm(args, cwd) {
-  // Under `pnpm run`, the pnpm that runs us; else the one on the PATH.
+  // Under `pnpm run`, the pnpm that runs us (a script for Node.js, or a standalone executable);
+  // else the one on the PATH.
   const execPath = process.env.npm_execpath
   const [command, prefix] =
-    execPath !== undefined && /pnpm/.test(execPath) ? [process.execPath, [execPath]] : ['pnpm', []]
+    execPath === undefined || !/pnpm/.test(execPath)
+      ? ['pnpm', []]
+      : /\.[cm]?js$/.test(execPath)
+        ? [process.execPath, [execPath]]
+        : [execPath, []]
   const { status, output } = exec(command, [...prefix, ...args], { cwd })
   if (status !== 0) {
     throw new Error(`pnpm ${args.join(' ')} failed in ${cwd}:\n${output}`)
