@@ -11,7 +11,8 @@ export interface BuiltPackage<M> {
 }
 
 /**
- * Imports a workspace package from its built entry point, as users install it. tsx applies
+ * Imports a workspace package from its built entry point (or `subpath`'s, such as
+ * `'./postgres'`), as users install it. tsx applies
  * bench/tsconfig.json, whose `paths` send the package to its TypeScript sources (for the type
  * checker); a benchmark measures what is published instead. Warns when a source file is newer
  * than the build, and throws when there is no build.
@@ -21,10 +22,10 @@ export interface BuiltPackage<M> {
  * const { ReplicatedDialect } = module
  * ```
  */
-export async function importBuilt<M>(name: string): Promise<BuiltPackage<M>> {
+export async function importBuilt<M>(name: string, subpath = '.'): Promise<BuiltPackage<M>> {
   const here = fileURLToPath(new URL('.', import.meta.url))
   const packageDir = join(here, 'node_modules', name)
-  const entry = join(packageDir, readBuiltEntry(join(packageDir, 'package.json')))
+  const entry = join(packageDir, readBuiltEntry(join(packageDir, 'package.json'), subpath))
   try {
     statSync(entry)
   } catch {
@@ -34,13 +35,13 @@ export async function importBuilt<M>(name: string): Promise<BuiltPackage<M>> {
   return { module: (await import(pathToFileURL(entry).href)) as M, entry }
 }
 
-function readBuiltEntry(manifestPath: string): string {
+function readBuiltEntry(manifestPath: string, subpath: string): string {
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-    exports?: { '.'?: { import?: { default?: string } } }
+    exports?: Record<string, { import?: { default?: string } }>
   }
-  const entry = manifest.exports?.['.']?.import?.default
+  const entry = manifest.exports?.[subpath]?.import?.default
   if (entry === undefined) {
-    throw new Error(`${manifestPath} has no exports['.'].import.default.`)
+    throw new Error(`${manifestPath} has no exports['${subpath}'].import.default.`)
   }
   return entry
 }

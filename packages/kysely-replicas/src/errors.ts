@@ -128,18 +128,30 @@ export class ReplicaTransactionModeError extends ReplicasError {
 
 /**
  * A read had to run on a replica (through `onReplica()`, or with the fallback policy `none`) and
- * no replica is up. Retry later, or allow the primary (`fallback: 'replicas-then-primary'`).
+ * no replica is up; or no replica could take it and the primary already runs as many fallback
+ * reads as `fallback.maxConcurrent` allows (then `fallbackLimit` is that number). Nothing was
+ * sent. Retry later, or allow the primary (`fallback: 'replicas-then-primary'`, a higher
+ * `fallback.maxConcurrent`).
  *
  * ```ts
  * await db.onReplica().selectFrom('person').selectAll().execute() // throws when every replica is down
  * ```
  */
 export class NoReplicaAvailableError extends ReplicasError {
-  constructor(down: readonly string[]) {
+  /** The fallback budget that was full, when that is why; `undefined` otherwise. */
+  readonly fallbackLimit: number | undefined
+
+  constructor(down: readonly string[], fallbackLimit?: number) {
+    const names = down.map((name) => `"${name}"`).join(', ')
     super(
-      `No replica is up to serve this read (down: ${down.map((name) => `"${name}"`).join(', ')}). ` +
-        "They are probed in the background; retry later, or read from the primary with onPrimary() or fallback: 'replicas-then-primary'.",
+      fallbackLimit === undefined
+        ? `No replica is up to serve this read (down: ${names}). ` +
+            "They are probed in the background; retry later, or read from the primary with onPrimary() or fallback: 'replicas-then-primary'."
+        : `No replica could serve this read (down: ${names || 'none, their pools are full'}), and the primary already runs ${fallbackLimit} fallback reads, ` +
+            'as many as fallback.maxConcurrent allows, to keep the rest of its pool for writes. ' +
+            'Retry later, read from the primary with onPrimary(), or raise fallback.maxConcurrent.',
     )
+    this.fallbackLimit = fallbackLimit
   }
 }
 

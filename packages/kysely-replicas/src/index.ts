@@ -50,7 +50,7 @@ export type {
   RouteEvent,
   SplitBrainEvent,
 } from './events/replicas-events.js'
-export type { FallbackPolicy } from './health/fallback-policy.js'
+export type { FallbackConfig, FallbackPolicy } from './health/fallback-policy.js'
 export type { HealthConfig } from './health/health-options.js'
 export { isConnectionError, isSaturationError } from './health/is-connection-error.js'
 export type { FailureKind, NodeHealth } from './health/node-health.js'
@@ -70,6 +70,7 @@ export type {
 } from './replicated-dialect-config.js'
 export {
   type Compilable,
+  type FallbackReadsSnapshot,
   type NodeStatsSnapshot,
   Replication,
   type RouteExplanation,

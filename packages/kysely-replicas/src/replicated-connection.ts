@@ -31,6 +31,8 @@ const RETRY_PAUSE_MS = 10
 interface Attempt {
   readonly node: DatabaseNode
   readonly connection?: DatabaseConnection
+  // A read on the primary because no replica could take it: it needs a fallback budget slot.
+  readonly fallback?: boolean
 }
 
 /** Where a failed read goes; `unconfirmed` when read-your-writes could not be honoured. */
@@ -76,6 +78,8 @@ export class ReplicatedConnection implements DatabaseConnection {
   readonly #tried: DatabaseNode[] = []
   // The position the single read must see (read-your-writes), as planned when it started.
   #atLeast: bigint | undefined
+  // The single read holds a slot of the fallback budget, given back when the acquisition ends.
+  #fallbackSlot = false
 
   constructor(
     router: NodeRouter,
@@ -97,7 +101,15 @@ export class ReplicatedConnection implements DatabaseConnection {
     return {
       options: readDeadline,
       watch: deadlineWatch,
-      alternativeTo: (node) => router.alternativeTo(node, this.#pin, this.#atLeast),
+      alternativeTo: (node) => {
+        const next = router.alternativeTo(node, this.#pin, this.#atLeast)
+        // A second copy goes to the primary only if the fallback budget has room at once.
+        if (next?.role !== 'primary' || this.#fallbackSlot) {
+          return next
+        }
+        this.#fallbackSlot = router.fallbackBudget?.tryTake() ?? false
+        return this.#fallbackSlot || router.fallbackBudget === undefined ? next : undefined
+      },
       noteFailure: (node, error) => this.#noteFailure(node, error),
       noteMoved: (from, to, error) => {
         if (router.events.listening('fallback')) {
@@ -132,6 +144,10 @@ export class ReplicatedConnection implements DatabaseConnection {
     this.#inTransaction = false
     this.#wrote = false
     this.#discarded = false
+    if (this.#fallbackSlot) {
+      this.#fallbackSlot = false
+      this.#router.fallbackBudget?.give()
+    }
     return held === undefined ? undefined : this.#release(held, discarded)
   }
 
@@ -317,6 +333,9 @@ export class ReplicatedConnection implements DatabaseConnection {
     tried.length = 0
     for (;;) {
       const { node: current } = attempt
+      if (attempt.fallback === true && !this.#fallbackSlot) {
+        await this.#takeFallbackSlot()
+      }
       if (this.#guard !== undefined && this.#guards(current)) {
         try {
           return await new GuardedRead<R>(this.#guard, current, query).run(attempt.connection)
@@ -423,6 +442,9 @@ export class ReplicatedConnection implements DatabaseConnection {
       if (connection !== undefined) {
         return { node, connection }
       }
+      if (attempt.fallback === true && !this.#fallbackSlot) {
+        await this.#takeFallbackSlot()
+      }
       try {
         return await this.#acquireOn(node)
       } catch (error) {
@@ -489,7 +511,10 @@ export class ReplicatedConnection implements DatabaseConnection {
       tried,
       atLeast,
     )
-    return node === undefined ? undefined : { node }
+    if (node === undefined) {
+      return undefined
+    }
+    return node.role === 'primary' ? { node, fallback: true } : { node }
   }
 
   // Reads are idempotent: one that failed on the primary for a node-level reason (a terminated
@@ -526,11 +551,11 @@ export class ReplicatedConnection implements DatabaseConnection {
       this.#pin !== undefined ||
       classification.access !== 'read'
     ) {
-      return { node: this.#firstNode(classification) }
+      return this.#firstAttempt(classification)
     }
     const plan = readYourWrites.plan()
     if (plan === 'any') {
-      return { node: this.#firstNode(classification) }
+      return this.#firstAttempt(classification)
     }
     if (plan === 'primary') {
       return this.#primaryForRead(classification)
@@ -567,7 +592,10 @@ export class ReplicatedConnection implements DatabaseConnection {
       return replica
     }
     this.#emitRoute(primary, 'read-your-writes')
-    return { node: primary }
+    // With no replica up, the read would be on the primary anyway: it falls back.
+    return this.#router.available.length === 0 && this.#router.fallbackBudget !== undefined
+      ? { node: primary, fallback: true }
+      : { node: primary }
   }
 
   // A read that should have gone to the primary, on a replica: an event says it may miss the
@@ -584,6 +612,23 @@ export class ReplicatedConnection implements DatabaseConnection {
     })
     this.#emitRoute(replica, classification.reason)
     return { node: replica, unconfirmed: true }
+  }
+
+  // A read that goes to the primary unasked (no replica can take it) is a fallback read.
+  #firstAttempt(classification: QueryClassification): Attempt {
+    const node = this.#firstNode(classification)
+    return node.role === 'primary' &&
+      classification.access === 'read' &&
+      this.#pin === undefined &&
+      this.#router.fallbackBudget !== undefined
+      ? { node, fallback: true }
+      : { node }
+  }
+
+  // Waits for a slot of the fallback budget, or throws NoReplicaAvailableError.
+  async #takeFallbackSlot(): Promise<void> {
+    await this.#router.fallbackBudget?.take()
+    this.#fallbackSlot = true
   }
 
   #firstNode(classification: QueryClassification): DatabaseNode {

@@ -3,7 +3,12 @@ import type { BalancingOption } from './balancing/create-balancer.js'
 import { checkOptionNames, type OptionNames } from './config/check-options.js'
 import type { ReadYourWritesConfig } from './consistency/read-your-writes-config.js'
 import { InvalidConfigError } from './errors.js'
-import { type FallbackPolicy, normalizeFallback } from './health/fallback-policy.js'
+import {
+  type FallbackConfig,
+  type FallbackOptions,
+  type FallbackPolicy,
+  normalizeFallback,
+} from './health/fallback-policy.js'
 import { type HealthConfig, type HealthOptions, normalizeHealth } from './health/health-options.js'
 import {
   normalizeReadDeadline,
@@ -87,8 +92,11 @@ export interface ReplicatedDialectConfig {
    * stats.
    */
   readonly balancing?: BalancingOption
-  /** Where a read goes when its replica fails or none is up. Default `replicas-then-primary`. */
-  readonly fallback?: FallbackPolicy
+  /**
+   * Where a read goes when its replica fails or none is up (default `replicas-then-primary`),
+   * and how many such reads the primary takes at once (see `FallbackConfig`; default 5).
+   */
+  readonly fallback?: FallbackPolicy | FallbackConfig
   /**
    * How failing nodes are detected and probed back (see `HealthConfig`); the defaults suit most
    * setups.
@@ -156,7 +164,7 @@ export interface NormalizedConfig {
   readonly writingFunctions: readonly string[]
   readonly sessionReset: string | undefined
   readonly balancing: BalancingOption | undefined
-  readonly fallback: FallbackPolicy
+  readonly fallback: FallbackOptions
   readonly health: HealthOptions
   readonly readDeadline: ReadDeadlineOptions | undefined
   readonly monitor: NodeMonitorFactory | undefined

@@ -46,6 +46,23 @@ export interface NodeStatsSnapshot {
 }
 
 /**
+ * The fallback reads of an instance, from `replicationOf(db).fallbackReads()`.
+ *
+ * ```ts
+ * const { running, maxConcurrent } = replicationOf(db).fallbackReads()
+ * if (running === maxConcurrent) log.warn('the primary takes no more fallback reads')
+ * ```
+ */
+export interface FallbackReadsSnapshot {
+  /** Fallback reads running on the primary now (waiting ones not included). */
+  readonly running: number
+  /** How many may run at once; `0` with `'never'`. */
+  readonly maxConcurrent: number | 'unlimited'
+  /** Fallback reads that found no slot in time and failed with `NoReplicaAvailableError`. */
+  readonly refused: number
+}
+
+/**
  * Where a single query would go, and why.
  *
  * ```ts
@@ -178,6 +195,25 @@ export class Replication {
    */
   stats(): NodeStatsSnapshot[] {
     return this.#router.nodes.map(snapshot)
+  }
+
+  /**
+   * The fallback reads on the primary (see `FallbackConfig`): how many run now, how many may,
+   * and how many were refused with `NoReplicaAvailableError` since the instance started.
+   * `maxConcurrent` is `'unlimited'` when nothing counts them (also with no replicas).
+   *
+   * ```ts
+   * const { running, maxConcurrent, refused } = replicationOf(db).fallbackReads()
+   * metrics.gauge('db.fallback_reads', running)
+   * ```
+   */
+  fallbackReads(): FallbackReadsSnapshot {
+    const budget = this.#router.fallbackBudget
+    return Object.freeze(
+      budget === undefined
+        ? { running: 0, maxConcurrent: 'unlimited' as const, refused: 0 }
+        : { running: budget.inUse, maxConcurrent: budget.maxConcurrent, refused: budget.refused },
+    )
   }
 
   /**

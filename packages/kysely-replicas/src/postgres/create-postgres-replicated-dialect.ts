@@ -1,6 +1,7 @@
 import { PostgresDialect, type PostgresDialectConfig, type PostgresPool } from 'kysely'
 import { checkOptionNames, closestName, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
+import { isFallbackPolicy } from '../health/fallback-policy.js'
 import { ReplicatedDialect } from '../replicated-dialect.js'
 import {
   checkNodeName,
@@ -115,6 +116,9 @@ const OPTIONS: OptionNames<PostgresReplicatedDialectConfig<object>> = Object.fre
 
 const OWN_KEYS = new Set(['name', 'weight'])
 
+// node-postgres' pool size when `max` is not set.
+const PG_POOL_DEFAULT_MAX = 10
+
 /**
  * A `ReplicatedDialect` over PostgreSQL servers, from their connection settings: one pool per
  * node built with the given pool class and wrapped with `handlePoolErrors`,
@@ -204,6 +208,7 @@ export function createPostgresReplicatedDialect<Config extends object>(
   const base = nodeSettings.get(primary.name ?? '') ?? {}
   return new ReplicatedDialect({
     ...rest,
+    fallback: withPoolBudget(rest.fallback, [...nodeSettings.values()]),
     primary,
     replicas,
     nodeFactory: ({ name, host, port }) => dialectFor(name, settingsAtAddress(base, host, port)),
@@ -240,6 +245,29 @@ function checkNode(node: unknown, index: number): void {
   if (weight !== undefined) {
     checkNodeWeight(weight, where)
   }
+}
+
+// Any node may become the primary: fallback reads get half of the smallest pool (`max`, 10 by
+// default in node-postgres) unless the config says how many.
+function withPoolBudget(
+  fallback: ReplicatedDialectConfig['fallback'],
+  settings: readonly object[],
+): ReplicatedDialectConfig['fallback'] {
+  // Anything else is refused by ReplicatedDialect, with a message about what was given.
+  const given =
+    fallback === undefined || isFallbackPolicy(fallback)
+      ? { policy: fallback }
+      : isObject(fallback)
+        ? fallback
+        : undefined
+  if (given === undefined || given.maxConcurrent !== undefined) {
+    return fallback
+  }
+  const sizes = settings.map((each) => {
+    const { max } = each as { max?: unknown }
+    return typeof max === 'number' && max > 0 ? max : PG_POOL_DEFAULT_MAX
+  })
+  return { ...given, maxConcurrent: Math.max(1, Math.floor(Math.min(...sizes) / 2)) }
 }
 
 function isObject(value: unknown): value is object {

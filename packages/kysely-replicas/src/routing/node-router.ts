@@ -7,7 +7,8 @@ import {
   SplitBrainError,
 } from '../errors.js'
 import type { ReplicasEvents } from '../events/replicas-events.js'
-import type { FallbackPolicy } from '../health/fallback-policy.js'
+import { FallbackBudget } from '../health/fallback-budget.js'
+import type { FallbackOptions, FallbackPolicy } from '../health/fallback-policy.js'
 import type { ReadDeadlineOptions } from '../health/read-deadline.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import { type ClassifyOptions, classifyQuery, type QueryClassification } from './classify-query.js'
@@ -27,6 +28,11 @@ export class NodeRouter {
   /** The deadline of single reads on replicas, and the one timer that watches them; off: none. */
   readonly readDeadline: ReadDeadlineOptions | undefined
   readonly deadlineWatch: DeadlineWatch | undefined
+  /**
+   * The slots of fallback reads on the primary (see `FallbackConfig`); `undefined` when they are
+   * unlimited or there are no replicas (every read goes to the primary then, none falls back).
+   */
+  readonly fallbackBudget: FallbackBudget | undefined
   readonly #balancer: Balancer
   readonly #classifyOptions: ClassifyOptions
   readonly #fallback: FallbackPolicy
@@ -41,7 +47,7 @@ export class NodeRouter {
     options: {
       readonly balancer: Balancer
       readonly classifyOptions: ClassifyOptions
-      readonly fallback: FallbackPolicy
+      readonly fallback: FallbackOptions
       readonly events: ReplicasEvents
       readonly readDeadline?: ReadDeadlineOptions | undefined
     },
@@ -50,7 +56,22 @@ export class NodeRouter {
     this.configuredReplicas = Object.freeze(replicas.map((replica) => replica.name))
     this.#balancer = options.balancer
     this.#classifyOptions = options.classifyOptions
-    this.#fallback = options.fallback
+    this.#fallback = options.fallback.policy
+    const { maxConcurrent, waitMs } = options.fallback
+    this.fallbackBudget =
+      replicas.length === 0 || maxConcurrent === Number.POSITIVE_INFINITY
+        ? undefined
+        : new FallbackBudget(
+            maxConcurrent,
+            waitMs,
+            () =>
+              new NoReplicaAvailableError(
+                this.nodes
+                  .filter((node) => node.role === 'replica' && !this.#available.includes(node))
+                  .map((node) => node.name),
+                maxConcurrent,
+              ),
+          )
     this.events = options.events
     this.readDeadline = options.readDeadline
     // A tick of a quarter of the shortest deadline: a deadline fires at most that much off.

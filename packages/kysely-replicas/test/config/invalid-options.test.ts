@@ -68,11 +68,41 @@ describe('health options', () => {
 describe('fallback', () => {
   it.each(['replicas-then-primary', 'primary', 'none'] as const)('accepts %s', (fallback) => {
     expect(build({ fallback })).not.toThrow()
+    expect(build({ fallback: { policy: fallback } })).not.toThrow()
   })
 
   it('refuses anything else, listing what it takes', () => {
     expect(build({ fallback: 'replica' as never })).toThrow(
-      "fallback must be one of 'replicas-then-primary', 'primary', 'none'; got replica.",
+      "fallback must be one of 'replicas-then-primary', 'primary', 'none', or an object { policy, maxConcurrent, waitMs }; got replica.",
+    )
+    expect(build({ fallback: { policy: 'replica' as never } })).toThrow(
+      "fallback.policy must be one of 'replicas-then-primary', 'primary', 'none'; got replica.",
+    )
+    expect(build({ fallback: { maxConcurent: 2 } as never })).toThrow(
+      "fallback has no option 'maxConcurent'; did you mean 'maxConcurrent'?",
+    )
+  })
+
+  it.each([1, 8, 'unlimited', 'never'] as const)('accepts maxConcurrent %s', (maxConcurrent) => {
+    expect(build({ fallback: { maxConcurrent } })).not.toThrow()
+  })
+
+  it.each([0, -1, 2.5, Number.NaN, Number.POSITIVE_INFINITY, '4', 'none'])(
+    'refuses maxConcurrent %s',
+    (maxConcurrent) => {
+      expect(build({ fallback: { maxConcurrent } as never })).toThrow(
+        `fallback.maxConcurrent must be a positive integer, 'unlimited' or 'never'; got ${String(maxConcurrent)}.`,
+      )
+    },
+  )
+
+  it.each([0, 0.5, 250])('accepts waitMs %s', (waitMs) => {
+    expect(build({ fallback: { waitMs } })).not.toThrow()
+  })
+
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY, '100'])('refuses waitMs %s', (waitMs) => {
+    expect(build({ fallback: { waitMs } as never })).toThrow(
+      `fallback.waitMs must be a number of milliseconds, 0 or more; got ${String(waitMs)}.`,
     )
   })
 })

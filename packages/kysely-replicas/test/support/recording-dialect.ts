@@ -40,6 +40,8 @@ export class Journal {
   readonly stalled = new Map<string, Promise<void>>()
   /** Nodes whose queries wait for the promise before answering, as a long query. */
   readonly slow = new Map<string, Promise<void>>()
+  /** Queries whose SQL contains the key wait for the promise before answering, on any node. */
+  readonly slowSql = new Map<string, Promise<void>>()
 
   /** The nodes that ran queries whose SQL contains `text`. */
   nodesFor(text: string): string[] {
@@ -60,6 +62,7 @@ export class Journal {
     this.streamedRows.length = 0
     this.stalled.clear()
     this.slow.clear()
+    this.slowSql.clear()
   }
 }
 
@@ -194,6 +197,11 @@ class RecordingConnection implements DatabaseConnection {
     const slow = this.#journal.slow.get(this.#node)
     if (slow !== undefined) {
       await slow
+    }
+    for (const [text, answered] of this.#journal.slowSql) {
+      if (query.sql.includes(text)) {
+        await answered
+      }
     }
     const error = this.#journal.queryErrors.get(this.#node)
     if (error !== undefined) {
