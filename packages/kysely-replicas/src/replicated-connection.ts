@@ -107,8 +107,11 @@ export class ReplicatedConnection implements DatabaseConnection {
         if (next?.role !== 'primary' || this.#fallbackSlot) {
           return next
         }
-        this.#fallbackSlot = router.fallbackBudget?.tryTake() ?? false
-        return this.#fallbackSlot || router.fallbackBudget === undefined ? next : undefined
+        if (!router.countsFallback) {
+          return next
+        }
+        this.#fallbackSlot = router.fallbackBudget?.tryTake() === true
+        return this.#fallbackSlot ? next : undefined
       },
       noteFailure: (node, error) => this.#noteFailure(node, error),
       noteMoved: (from, to, error) => {
@@ -514,7 +517,9 @@ export class ReplicatedConnection implements DatabaseConnection {
     if (node === undefined) {
       return undefined
     }
-    return node.role === 'primary' ? { node, fallback: true } : { node }
+    return node.role === 'primary' && this.#router.countsFallback
+      ? { node, fallback: true }
+      : { node }
   }
 
   // Reads are idempotent: one that failed on the primary for a node-level reason (a terminated
@@ -593,7 +598,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     }
     this.#emitRoute(primary, 'read-your-writes')
     // With no replica up, the read would be on the primary anyway: it falls back.
-    return this.#router.available.length === 0 && this.#router.fallbackBudget !== undefined
+    return this.#router.available.length === 0 && this.#router.countsFallback
       ? { node: primary, fallback: true }
       : { node: primary }
   }
@@ -620,7 +625,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     return node.role === 'primary' &&
       classification.access === 'read' &&
       this.#pin === undefined &&
-      this.#router.fallbackBudget !== undefined
+      this.#router.countsFallback
       ? { node, fallback: true }
       : { node }
   }

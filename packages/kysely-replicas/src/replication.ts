@@ -200,7 +200,7 @@ export class Replication {
   /**
    * The fallback reads on the primary (see `FallbackConfig`): how many run now, how many may,
    * and how many were refused with `NoReplicaAvailableError` since the instance started.
-   * `maxConcurrent` is `'unlimited'` when nothing counts them (also with no replicas).
+   * `maxConcurrent` is `'unlimited'` when nothing counts them.
    *
    * ```ts
    * const { running, maxConcurrent, refused } = replicationOf(db).fallbackReads()

@@ -28,10 +28,7 @@ export class NodeRouter {
   /** The deadline of single reads on replicas, and the one timer that watches them; off: none. */
   readonly readDeadline: ReadDeadlineOptions | undefined
   readonly deadlineWatch: DeadlineWatch | undefined
-  /**
-   * The slots of fallback reads on the primary (see `FallbackConfig`); `undefined` when they are
-   * unlimited or there are no replicas (every read goes to the primary then, none falls back).
-   */
+  /** The slots of fallback reads on the primary (see `FallbackConfig`); unlimited: none. */
   readonly fallbackBudget: FallbackBudget | undefined
   readonly #balancer: Balancer
   readonly #classifyOptions: ClassifyOptions
@@ -40,6 +37,7 @@ export class NodeRouter {
   #nodes: readonly DatabaseNode[]
   #available: readonly DatabaseNode[] = []
   #primaries: readonly DatabaseNode[] = []
+  #countsFallback = false
 
   constructor(
     primary: DatabaseNode,
@@ -59,16 +57,16 @@ export class NodeRouter {
     this.#fallback = options.fallback.policy
     const { maxConcurrent, waitMs } = options.fallback
     this.fallbackBudget =
-      replicas.length === 0 || maxConcurrent === Number.POSITIVE_INFINITY
+      maxConcurrent === Number.POSITIVE_INFINITY
         ? undefined
         : new FallbackBudget(
             maxConcurrent,
             waitMs,
             () =>
               new NoReplicaAvailableError(
-                this.nodes
-                  .filter((node) => node.role === 'replica' && !this.#available.includes(node))
-                  .map((node) => node.name),
+                this.#replicaNames().filter(
+                  (name) => !this.#available.some((node) => node.name === name),
+                ),
                 maxConcurrent,
               ),
           )
@@ -97,6 +95,15 @@ export class NodeRouter {
    */
   get available(): readonly DatabaseNode[] {
     return this.#available
+  }
+
+  /**
+   * Whether a single read on the primary, unasked, is a fallback read that needs a slot of the
+   * fallback budget: there is a budget, and replicas that could have served it (with no replica
+   * at all, every read belongs on the primary).
+   */
+  get countsFallback(): boolean {
+    return this.#countsFallback
   }
 
   /**
@@ -143,6 +150,7 @@ export class NodeRouter {
     this.#primaries = Object.freeze(
       this.#nodes.filter((node) => node.role === 'primary' && node.health.isUp),
     )
+    this.#countsFallback = this.fallbackBudget !== undefined && this.#nodes.length > 1
   }
 
   /**

@@ -159,6 +159,14 @@ describe('the fallback budget', () => {
     expect(await Promise.all(reads)).toEqual(Array(7).fill('answered'))
   })
 
+  it('counts no read with no replica configured: every read belongs on the primary', async () => {
+    const { db, journal } = createRecordedDatabase(0, { fallback: { maxConcurrent: 'never' } })
+    destroy = () => db.destroy()
+    await db.selectFrom('person').selectAll().execute()
+    expect(journal.nodesFor(SLOW)).toEqual(['primary'])
+    expect(replicationOf(db).fallbackReads()).toMatchObject({ running: 0, refused: 0 })
+  })
+
   it('holds a slot for a stream on the primary until the stream ends', async () => {
     const { db, journal, read } = setup({ fallback: { maxConcurrent: 1, waitMs: 10 } })
     destroy = () => db.destroy()
