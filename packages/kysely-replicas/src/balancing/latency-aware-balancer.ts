@@ -1,3 +1,4 @@
+import { InvalidConfigError } from '../errors.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import type { Balancer } from './balancer.js'
 
@@ -12,6 +13,12 @@ import type { Balancer } from './balancer.js'
 export interface LatencyAwareBalancerOptions {
   /** A source of numbers in `[0, 1)`, `Math.random` by default. Tests pass a seeded one. */
   readonly random?: () => number
+  /**
+   * How fast an estimate older than its rival's loses weight, in ms: after this long without a
+   * sample while the rival got some, a node is compared at half its distance to the rival's
+   * latency. Default 1000.
+   */
+  readonly decayHalfLifeMs?: number
 }
 
 /**
@@ -29,6 +36,12 @@ export interface LatencyAwareBalancerOptions {
  * probe is still running it is passed over (cost `Infinity`), so a replica that hangs on its
  * first query does not collect every read in the meantime.
  *
+ * A replica that lost every comparison gets no reads, so no new sample: its estimate would stay
+ * what it was when it was slow, and it would never be tried again. So an estimate older than its
+ * rival's decays toward the rival's (halving the gap every `decayHalfLifeMs` of age difference):
+ * after a few seconds it wins once, and its new sample says whether it is still slow (then it
+ * drops out again at once) or back to normal.
+ *
  * ```ts
  * const balancer = new LatencyAwareBalancer()
  * balancer.pick(replicas) // of two random replicas, the one expected to answer sooner
@@ -37,9 +50,17 @@ export interface LatencyAwareBalancerOptions {
 export class LatencyAwareBalancer implements Balancer {
   readonly usesLatency = true
   readonly #random: () => number
+  readonly #decayHalfLifeMs: number
 
   constructor(options: LatencyAwareBalancerOptions = {}) {
     this.#random = options.random ?? Math.random
+    const halfLife = options.decayHalfLifeMs ?? 1000
+    if (typeof halfLife !== 'number' || !(halfLife > 0)) {
+      throw new InvalidConfigError(
+        `LatencyAwareBalancer: decayHalfLifeMs must be a positive number of milliseconds, got ${String(halfLife)}.`,
+      )
+    }
+    this.#decayHalfLifeMs = halfLife
   }
 
   pick(candidates: readonly DatabaseNode[]): DatabaseNode {
@@ -56,14 +77,20 @@ export class LatencyAwareBalancer implements Balancer {
     const a = candidates[first] as DatabaseNode
     const b = candidates[second] as DatabaseNode
     // On a tie the first draw wins, which keeps equal nodes evenly loaded.
-    return cost(b) < cost(a) ? b : a
+    return this.#cost(b, a) < this.#cost(a, b) ? b : a
   }
-}
 
-function cost(node: DatabaseNode): number {
-  const { served, inFlight, latencyMs } = node.stats
-  if (served === 0) {
-    return inFlight === 0 ? 0 : Number.POSITIVE_INFINITY
+  #cost(node: DatabaseNode, rival: DatabaseNode): number {
+    const { served, inFlight, latencyMs, sampledAt } = node.stats
+    if (served === 0) {
+      return inFlight === 0 ? 0 : Number.POSITIVE_INFINITY
+    }
+    const age = rival.stats.sampledAt - sampledAt
+    if (age <= 0 || rival.stats.served === 0) {
+      return latencyMs * (inFlight + 1)
+    }
+    const toward = rival.stats.latencyMs
+    const decayed = toward + (latencyMs - toward) * 2 ** (-age / this.#decayHalfLifeMs)
+    return decayed * (inFlight + 1)
   }
-  return latencyMs * (inFlight + 1)
 }

@@ -28,6 +28,8 @@ export class NodeStats {
   latencyMs = 0
   /** How many latency samples went into {@link latencyMs}. */
   samples = 0
+  /** When the last latency sample was taken (`performance.now()`, ms); 0 before any. */
+  sampledAt = 0
   readonly #timeEvery: number
   readonly #peakSensitive: boolean
   #untilSample = 0
@@ -69,7 +71,9 @@ export class NodeStats {
     }
     this.served++
     if (startedAt >= 0) {
-      const latency = performance.now() - startedAt
+      const now = performance.now()
+      const latency = now - startedAt
+      this.sampledAt = now
       this.samples++
       this.latencyMs =
         this.samples === 1 || (this.#peakSensitive && latency > this.latencyMs)

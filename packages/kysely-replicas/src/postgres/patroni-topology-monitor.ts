@@ -1,6 +1,7 @@
 import { describeError } from '../events/describe-error.js'
 import type { LagEvent, RoleChangeEvent } from '../events/replicas-events.js'
 import type { DatabaseNode, NodeRole } from '../nodes/database-node.js'
+import { LagGate } from '../topology/lag-gate.js'
 import type { MonitorContext, NodeMonitor } from '../topology/node-monitor.js'
 import { RoundSchedule } from '../topology/round-schedule.js'
 import { type PatroniClusterView, readPatroniCluster } from './patroni-cluster-view.js'
@@ -28,6 +29,7 @@ export class PatroniTopologyMonitor implements NodeMonitor {
   readonly #onNodeUp = () => this.#rounds.request()
   /** Former leaders: no reads until Patroni lists them on the leader's timeline. */
   readonly #formerLeaders = new Set<DatabaseNode>()
+  readonly #lagGate: LagGate
   #fallback: PostgresTopologyMonitor | undefined
   #urlIndex = 0
   #apiDown = false
@@ -37,6 +39,7 @@ export class PatroniTopologyMonitor implements NodeMonitor {
   constructor(context: MonitorContext, options: PatroniOptions) {
     this.#context = context
     this.#options = options
+    this.#lagGate = new LagGate(options.fallback.lag)
   }
 
   /** Reads Patroni's view (or, without it, checks every node), so roles are known first. */
@@ -119,7 +122,10 @@ export class PatroniTopologyMonitor implements NodeMonitor {
     const roleChanges: RoleChangeEvent[] = []
     const assume = (node: DatabaseNode, role: NodeRole) => {
       const from = node.role
-      if (node.assumeRole(role)) roleChanges.push({ node: node.name, from, to: role })
+      if (node.assumeRole(role)) {
+        roleChanges.push({ node: node.name, from, to: role })
+        this.#lagGate.forget(node)
+      }
     }
     if (leader !== undefined && confirmed) {
       for (const node of nodes) {
@@ -144,12 +150,13 @@ export class PatroniTopologyMonitor implements NodeMonitor {
         this.#formerLeaders.delete(node)
       }
       const bytes = member?.lagBytes ?? node.lag?.bytes ?? 0
-      const { maxLagBytes } = this.#options
+      // The gate sees every measurement, so that its hysteresis follows the lag alone.
+      const lagging = this.#lagGate.excludes(node, bytes, 0)
       const excluded =
         member === undefined ||
         !SERVING_STATES.has(member.state) ||
         this.#formerLeaders.has(node) ||
-        (maxLagBytes !== undefined && bytes > maxLagBytes)
+        lagging
       const wasExcluded = node.lag?.excluded === true
       node.setLag(Object.freeze({ bytes, seconds: 0, excluded }))
       if (excluded !== wasExcluded) {

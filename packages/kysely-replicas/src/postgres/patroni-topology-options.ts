@@ -38,6 +38,10 @@ export interface PatroniTopologyOptions {
   readonly maxReplicationLag?: {
     /** WAL bytes a replica may be behind and still get reads. */
     readonly bytes: number
+    /** As in `postgresTopology()`'s `maxReplicationLag` (share of the bound). Default 0.8. */
+    readonly resumeRatio?: number
+    /** As in `postgresTopology()`'s `maxReplicationLag`, in ms. Default 5000. */
+    readonly resumeAfterMs?: number
   }
 }
 
@@ -47,7 +51,6 @@ export interface PatroniOptions {
   readonly intervalMs: number
   readonly outageIntervalMs: number
   readonly timeoutMs: number
-  readonly maxLagBytes: number | undefined
   /** The same bounds for the SQL checks that stand in while the API is unreachable. */
   readonly fallback: TopologyOptions
 }
@@ -83,7 +86,11 @@ export function normalizePatroniOptions(options: PatroniTopologyOptions): Patron
     )
   }
   if (maxReplicationLag !== undefined) {
-    checkOptionNames(maxReplicationLag, { bytes: true }, 'patroniTopology(): maxReplicationLag')
+    checkOptionNames(
+      maxReplicationLag,
+      { bytes: true, resumeRatio: true, resumeAfterMs: true },
+      'patroniTopology(): maxReplicationLag',
+    )
   }
   // The SQL monitor's validation covers the shared options, with its messages.
   const fallback = normalizeTopologyOptions({
@@ -97,7 +104,6 @@ export function normalizePatroniOptions(options: PatroniTopologyOptions): Patron
     intervalMs: fallback.intervalMs,
     outageIntervalMs: fallback.outageIntervalMs,
     timeoutMs: fallback.timeoutMs,
-    maxLagBytes: fallback.maxLagBytes,
     fallback,
   })
 }

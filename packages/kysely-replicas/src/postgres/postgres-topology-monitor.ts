@@ -1,6 +1,7 @@
 import { describeError } from '../events/describe-error.js'
 import type { LagEvent, RoleChangeEvent } from '../events/replicas-events.js'
 import type { DatabaseNode, NodeLag, NodeRole } from '../nodes/database-node.js'
+import { LagGate } from '../topology/lag-gate.js'
 import type { MonitorContext, NodeMonitor } from '../topology/node-monitor.js'
 import { RoundSchedule } from '../topology/round-schedule.js'
 import type { OwnCheckPath } from './check-pool.js'
@@ -31,6 +32,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   readonly #options: TopologyOptions
   /** When each replica was last seen with everything the primary had (epoch ms). */
   readonly #caughtUpAt = new Map<DatabaseNode, number>()
+  readonly #lagGate: LagGate
   /** Nodes whose check error was logged, until they answer again. */
   readonly #warned = new Set<DatabaseNode>()
   readonly #rounds = new RoundSchedule({
@@ -57,6 +59,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   ) {
     this.#context = context
     this.#options = options
+    this.#lagGate = new LagGate(options.lag)
     for (const node of context.nodes) {
       const own = ownPath?.(node.name)
       if (own === undefined) {
@@ -159,6 +162,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
       if (node.assumeRole(role)) {
         roleChanges.push({ node: node.name, from, to: role })
         this.#caughtUpAt.delete(node)
+        this.#lagGate.forget(node)
       }
     }
 
@@ -256,11 +260,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
       )
     }
     const bytes = Number(behind)
-    const { maxLagBytes, maxLagSeconds } = this.#options
-    const excluded =
-      (maxLagBytes !== undefined && bytes > maxLagBytes) ||
-      (maxLagSeconds !== undefined && seconds > maxLagSeconds)
-    return Object.freeze({ bytes, seconds, excluded })
+    return Object.freeze({ bytes, seconds, excluded: this.#lagGate.excludes(node, bytes, seconds) })
   }
 
   #setLag(node: DatabaseNode, lag: NodeLag, changes: LagEvent[]): void {

@@ -1,5 +1,6 @@
 import { checkOptionNames, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
+import type { LagBound } from '../topology/lag-gate.js'
 
 /**
  * What happens when more than one node says it is the primary (not in recovery):
@@ -21,10 +22,14 @@ import { InvalidConfigError } from '../errors.js'
 export type SplitBrainPolicy = 'refuse-writes' | 'prefer-configured'
 
 /**
- * How far behind the primary a replica may be and still get reads; either bound, or both.
+ * How far behind the primary a replica may be and still get reads; either bound, or both. A
+ * replica beyond a bound is kept out at once, and gets reads again only once it is under
+ * `resumeRatio` of every bound, or has stayed within them for `resumeAfterMs`: one that hovers
+ * at the bound does not flap in and out with every check.
  *
  * ```ts
  * const bound: MaxReplicationLag = { bytes: 16_000_000, seconds: 5 }
+ * const strict: MaxReplicationLag = { seconds: 5, resumeRatio: 0.5, resumeAfterMs: 30_000 }
  * ```
  */
 export interface MaxReplicationLag {
@@ -40,6 +45,16 @@ export interface MaxReplicationLag {
    * last seen caught up.
    */
   readonly seconds?: number
+  /**
+   * A replica kept out gets reads again once its lag is at most this share of every bound, a
+   * number in (0, 1]. Default 0.8; 1 lets it back as soon as it is within the bounds.
+   */
+  readonly resumeRatio?: number
+  /**
+   * ... or once its lag stayed within the bounds for this long, in ms, so that a replica that
+   * settles just under a bound is not kept out for good. Default 5000.
+   */
+  readonly resumeAfterMs?: number
 }
 
 /**
@@ -94,8 +109,8 @@ export interface TopologyOptions {
   readonly intervalMs: number
   readonly outageIntervalMs: number
   readonly timeoutMs: number
-  readonly maxLagBytes: number | undefined
-  readonly maxLagSeconds: number | undefined
+  /** The lag bound and when a replica kept out by it resumes (see {@link MaxReplicationLag}). */
+  readonly lag: LagBound
   readonly splitBrain: SplitBrainPolicy
   readonly onError: ((error: unknown, node: string) => void) | undefined
 }
@@ -108,7 +123,12 @@ const TOPOLOGY_OPTIONS: OptionNames<PostgresTopologyOptions> = Object.freeze({
   splitBrain: true,
   onError: true,
 })
-const LAG_OPTIONS: OptionNames<MaxReplicationLag> = Object.freeze({ bytes: true, seconds: true })
+const LAG_OPTIONS: OptionNames<MaxReplicationLag> = Object.freeze({
+  bytes: true,
+  seconds: true,
+  resumeRatio: true,
+  resumeAfterMs: true,
+})
 const POLICIES: readonly SplitBrainPolicy[] = ['refuse-writes', 'prefer-configured']
 
 /** Validates the options of `postgresTopology()`; throws `InvalidConfigError` naming the option. */
@@ -158,14 +178,22 @@ export function normalizeTopologyOptions(
     intervalMs,
     outageIntervalMs: Math.min(outageIntervalMs, intervalMs),
     timeoutMs: positive(options.timeoutMs ?? 2000, 'timeoutMs', 'milliseconds'),
-    maxLagBytes:
-      lag?.bytes === undefined
-        ? undefined
-        : nonNegative(lag.bytes, 'maxReplicationLag.bytes', 'bytes'),
-    maxLagSeconds:
-      lag?.seconds === undefined
-        ? undefined
-        : nonNegative(lag.seconds, 'maxReplicationLag.seconds', 'seconds'),
+    lag: Object.freeze({
+      maxBytes:
+        lag?.bytes === undefined
+          ? undefined
+          : nonNegative(lag.bytes, 'maxReplicationLag.bytes', 'bytes'),
+      maxSeconds:
+        lag?.seconds === undefined
+          ? undefined
+          : nonNegative(lag.seconds, 'maxReplicationLag.seconds', 'seconds'),
+      resumeRatio: ratio(lag?.resumeRatio ?? 0.8),
+      resumeAfterMs: nonNegative(
+        lag?.resumeAfterMs ?? 5000,
+        'maxReplicationLag.resumeAfterMs',
+        'milliseconds',
+      ),
+    }),
     splitBrain,
     onError: options.onError,
   })
@@ -175,6 +203,15 @@ function positive(value: unknown, name: string, unit: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new InvalidConfigError(
       `postgresTopology(): ${name} must be a positive number of ${unit}, got ${String(value)}.`,
+    )
+  }
+  return value
+}
+
+function ratio(value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0 && value <= 1)) {
+    throw new InvalidConfigError(
+      `postgresTopology(): maxReplicationLag.resumeRatio must be a number in (0, 1], got ${String(value)}.`,
     )
   }
   return value

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { LatencyAwareBalancer } from '../../src/balancing/latency-aware-balancer.js'
+import type { DatabaseNode } from '../../src/nodes/database-node.js'
 import {
   countPicks,
   pickIndexes,
@@ -94,5 +95,50 @@ describe('LatencyAwareBalancer', () => {
     }
     expect(counts[2]).toBe(1)
     expect(Math.abs((counts[0] ?? 0) - (counts[1] ?? 0))).toBeLessThan(130)
+  })
+
+  describe('an estimate that went stale', () => {
+    // A fake clock of 10 ms a pick. The fast replica always has 3 reads in flight (a steady
+    // load); the one picked answers at once, which refreshes its estimate.
+    function run(options: { decayHalfLifeMs?: number; slowAfterRetry: number }, picks: number) {
+      const balancer = new LatencyAwareBalancer({ random: seededRandom(13), ...options })
+      const [fast, slow] = replicas(
+        { served: 100, latencyMs: 1, inFlight: 3 },
+        { served: 100, latencyMs: 50 },
+      ) as [DatabaseNode, DatabaseNode]
+      const order: string[] = []
+      for (let pick = 1; pick <= picks; pick++) {
+        const clock = pick * 10
+        const node = balancer.pick([fast, slow])
+        node.stats.sampledAt = clock
+        if (node === slow) {
+          order.push(`slow at ${clock} ms`)
+          node.stats.latencyMs = options.slowAfterRetry
+        }
+      }
+      return order
+    }
+
+    it('decays toward its rival, so that a replica still slow is retried now and then', () => {
+      // 1 + 49 × 2^(-age / 1000) < 1 × (3 + 1) once its estimate is 4.03 s older than the fast one's.
+      expect(run({ slowAfterRetry: 50 }, 1000)).toEqual(['slow at 4040 ms', 'slow at 8080 ms'])
+    })
+
+    it('gives a replica that recovered its reads back after one retry', () => {
+      const order = run({ slowAfterRetry: 1 }, 1000)
+      expect(order[0]).toBe('slow at 4040 ms')
+      expect(order[1]).toBe('slow at 4050 ms')
+      expect(order.length).toBeGreaterThan(500)
+    })
+
+    it('is never retried without the decay', () => {
+      expect(run({ decayHalfLifeMs: 1e15, slowAfterRetry: 50 }, 1000)).toEqual([])
+    })
+
+    it.each([0, -1, Number.NaN, '1000'])('refuses decayHalfLifeMs %j', (decayHalfLifeMs) => {
+      expect(() => new LatencyAwareBalancer({ decayHalfLifeMs } as never)).toThrow(
+        `LatencyAwareBalancer: decayHalfLifeMs must be a positive number of milliseconds, got ${String(decayHalfLifeMs)}.`,
+      )
+    })
   })
 })

@@ -170,6 +170,16 @@ async function readServers(db: Kysely<DB>, count = 6): Promise<string[]> {
 }
 
 /** The usual cluster: a primary at `lsn`, b and c caught up. */
+/** Sets what `name` says, then waits until the monitor checked it twice more (once with it). */
+async function checked(servers: FakeServers, name: string, state: Partial<ServerState>) {
+  servers.update(name, state)
+  const before = servers.checksOf(name)
+  await vi.waitFor(() => expect(servers.checksOf(name)).toBeGreaterThanOrEqual(before + 2))
+}
+
+const lagEvents = (events: EventLog) =>
+  events.filter(([name]) => name === 'lag').map(([, event]) => event)
+
 function healthyServers(lsn = '0/3000000'): FakeServers {
   const servers = new FakeServers()
   servers.set('a', { inRecovery: false, lsn })
@@ -370,6 +380,55 @@ describe('replication lag', () => {
     expect(stats()[1]?.lagging).toBe(false)
   })
 
+  it('keeps a replica that hovers at the bound out until it is under 80% of it', async () => {
+    const servers = healthyServers()
+    const { db, events, stats } = setup(servers, {
+      // Only the ratio lets it back here: it is never within the bound for a minute.
+      maxReplicationLag: { bytes: 1000, resumeAfterMs: 60_000 },
+    })
+    await readServers(db)
+    const primaryLsn = 0x3001000
+    servers.update('a', { lsn: '0/3001000' })
+    servers.update('c', { lsn: '0/3001000' })
+    // b's lag, check after check: beyond, within, beyond, within, then under 80% of the bound.
+    for (const bytes of [1100, 900, 1100, 950, 820]) {
+      await checked(servers, 'b', { lsn: `0/${(primaryLsn - bytes).toString(16)}` })
+      expect(stats()[1]).toMatchObject({ lagBytes: bytes, lagging: true })
+      expect(await readServers(db, 4)).toEqual(['c'])
+    }
+    await checked(servers, 'b', { lsn: `0/${(primaryLsn - 700).toString(16)}` })
+    expect(stats()[1]).toMatchObject({ lagBytes: 700, lagging: false })
+    expect(await readServers(db, 6)).toEqual(['b', 'c'])
+    expect(lagEvents(events)).toEqual([
+      { node: 'b', bytes: 1100, seconds: expect.any(Number), excluded: true },
+      { node: 'b', bytes: 700, seconds: expect.any(Number), excluded: false },
+    ])
+  })
+
+  it('lets a replica that settles just under the bound back after resumeAfterMs', async () => {
+    const servers = healthyServers()
+    const { db, events } = setup(servers, {
+      maxReplicationLag: { bytes: 1000, resumeAfterMs: 200 },
+    })
+    await readServers(db)
+    const checksAtResume: number[] = []
+    replicationOf(db).on('lag', ({ excluded }) => {
+      if (!excluded) checksAtResume.push(servers.checksOf('b'))
+    })
+    servers.update('a', { lsn: '0/3001000' })
+    servers.update('c', { lsn: '0/3001000' })
+    await checked(servers, 'b', { lsn: `0/${(0x3001000 - 2000).toString(16)}` })
+    const settledAt = servers.checksOf('b')
+    servers.update('b', { lsn: `0/${(0x3001000 - 900).toString(16)}` })
+    await vi.waitFor(() => expect(checksAtResume).toHaveLength(1), { timeout: 5000 })
+    // The first check that saw it within the bound did not let it back: one later did.
+    expect(checksAtResume[0]).toBeGreaterThan(settledAt + 1)
+    expect(lagEvents(events)).toEqual([
+      { node: 'b', bytes: 2000, seconds: expect.any(Number), excluded: true },
+      { node: 'b', bytes: 900, seconds: expect.any(Number), excluded: false },
+    ])
+  })
+
   it('is measured but excludes nobody without maxReplicationLag', async () => {
     const servers = healthyServers()
     const { db, stats } = setup(servers)
@@ -449,7 +508,15 @@ describe('options', () => {
     ],
     [
       { maxReplicationLag: { secs: 5 } },
-      /maxReplicationLag has no option 'secs'; did you mean 'seconds'\? The options are: bytes, seconds\./,
+      /maxReplicationLag has no option 'secs'; did you mean 'seconds'\? The options are: bytes, seconds, resumeRatio, resumeAfterMs\./,
+    ],
+    ...[0, 1.5, -0.2, Number.NaN, '0.8'].map((resumeRatio): [unknown, RegExp] => [
+      { maxReplicationLag: { bytes: 1, resumeRatio } },
+      /maxReplicationLag.resumeRatio must be a number in \(0, 1\], got/,
+    ]),
+    [
+      { maxReplicationLag: { bytes: 1, resumeAfterMs: -1 } },
+      /maxReplicationLag.resumeAfterMs must be a number of milliseconds >= 0, got -1/,
     ],
     [{ splitBrain: 'first-wins' }, /splitBrain must be 'refuse-writes' or 'prefer-configured'/],
     [
