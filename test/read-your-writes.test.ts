@@ -1,6 +1,11 @@
 import { PgCluster, type PgClusterNode } from '@kysely-replicas/pg-cluster'
 import { sql } from 'kysely'
-import { type ConsistencyEvent, replicationOf } from 'kysely-replicas'
+import {
+  type ConsistencyEvent,
+  type PositionSource,
+  postgresPositions,
+  replicationOf,
+} from 'kysely-replicas'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createReplicatedDatabase, serverPort } from './support/replicated-database.js'
 
@@ -44,6 +49,13 @@ const insertNote = async ({ db }: Database, name: string) =>
 /** Reads a note by id with a plain query: `undefined` is a stale read. */
 const readNote = ({ db }: Database, id: number) =>
   db.selectFrom(table).select(['id', serverPort]).where('id', '=', id).executeTakeFirst()
+
+// The test's own reference, so that it runs (and fails) against a source without the method.
+const waitForReplay: NonNullable<PositionSource['waitForReplay']> = (...args) => {
+  const wait = postgresPositions.waitForReplay
+  if (wait === undefined) throw new Error('postgresPositions cannot wait on the server')
+  return wait.apply(postgresPositions, args)
+}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -121,6 +133,40 @@ describe('read-your-writes by WAL position (the default) on a lagging cluster', 
     expect(onPrimary + onReplica2).toBe(pairs)
     // The position wait is what makes them consistent, not sending every read to the primary.
     expect(onReplica2).toBeGreaterThan(pairs / 4)
+  })
+
+  it('waits for a lagging replica on the server: one check per replica, then one wait statement', async () => {
+    // Without a wait on the server, the read asked every replica again every few ms.
+    const calls = { checks: 0, waits: 0 }
+    const positions: PositionSource = {
+      primaryPosition: (connection) => postgresPositions.primaryPosition(connection),
+      replayedPosition: (connection) => {
+        calls.checks++
+        return postgresPositions.replayedPosition(connection)
+      },
+      waitForReplay: (connection, position, timeoutMs) => {
+        calls.waits++
+        return waitForReplay(connection, position, timeoutMs)
+      },
+      clusterId: (connection) => postgresPositions.clusterId(connection),
+    }
+    const database = open({ readYourWrites: { positions, maxWaitMs: 10_000 } })
+    // Far enough behind that no check made right after the write can find the row there.
+    await cluster.setApplyDelay(replica2, 1000)
+    try {
+      for (let read = 0; read < 3; read++) {
+        await replicationOf(database.db).runInScope(async () => {
+          const id = await insertNote(database, `waited for ${read}`)
+          const before = { ...calls }
+          const row = await readNote(database, id)
+          expect(row?.port).toBe(replica2.port)
+          expect(calls.checks - before.checks).toBeLessThanOrEqual(2)
+          expect(calls.waits - before.waits).toBe(1)
+        })
+      }
+    } finally {
+      await cluster.setApplyDelay(replica2, REPLICA2_DELAY_MS)
+    }
   })
 
   it('keeps the reads of scopes that wrote nothing on the replicas while other scopes write', async () => {

@@ -15,7 +15,7 @@ import {
 } from './errors.js'
 import { describeError } from './events/describe-error.js'
 import type { RouteEvent } from './events/replicas-events.js'
-import type { DatabaseNode } from './nodes/database-node.js'
+import { DatabaseNode } from './nodes/database-node.js'
 import type { NodeConnection } from './nodes/node-connection.js'
 import { TimedCompiledQuery, tick } from './routing/compile-order.js'
 import { GuardedRead, type ReadGuard } from './routing/guarded-read.js'
@@ -327,50 +327,58 @@ export class ReplicatedConnection implements DatabaseConnection {
     return before ?? this.#router.classify(query).access === 'read'
   }
 
-  // The hot path: one async frame for acquire, run, release and retries.
+  // The hot path: one async frame for acquire, run, release and retries, and no allocation of
+  // its own unless read-your-writes, the fallback budget or a failure has a say.
   async #runSingle<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const classification = this.#router.classify(query)
-    const planned = this.#planned(classification)
-    let attempt: Attempt = planned ?? (await this.#consistentAttempt(classification))
+    let next: DatabaseNode | Attempt =
+      this.#planned(classification) ?? (await this.#consistentAttempt(classification))
     const tried = this.#tried
     tried.length = 0
     for (;;) {
-      const { node: current } = attempt
-      if (attempt.fallback === true && !this.#fallbackSlot) {
-        await this.#takeFallbackSlot()
+      let node: DatabaseNode
+      let leased: DatabaseConnection | undefined
+      if (next instanceof DatabaseNode) {
+        node = next
+      } else {
+        node = next.node
+        leased = next.connection
+        if (next.fallback === true && !this.#fallbackSlot) {
+          await this.#takeFallbackSlot()
+        }
       }
-      if (this.#guard !== undefined && this.#guards(current)) {
+      if (this.#guard !== undefined && this.#guards(node)) {
         try {
-          return await new GuardedRead<R>(this.#guard, current, query).run(attempt.connection)
+          return await new GuardedRead<R>(this.#guard, node, query).run(leased)
         } catch (error) {
-          attempt = await this.#fallBack(current, error, classification, tried)
+          next = await this.#fallBack(node, error, classification, tried)
           continue
         }
       }
       // Counted from the pick, so that reads queued for a busy node's pool weigh on it too.
-      const startedAt = current.stats.start()
-      let connection = attempt.connection
+      const startedAt = node.stats.start()
+      let connection = leased
       if (connection === undefined) {
         try {
-          connection = await current.driver.acquireConnection()
+          connection = await node.driver.acquireConnection()
         } catch (error) {
-          current.stats.finish(startedAt, 'node')
-          this.#noteFailure(current, error)
-          attempt = await this.#fallBack(current, error, classification, tried)
+          node.stats.finish(startedAt, 'node')
+          this.#noteFailure(node, error)
+          next = await this.#fallBack(node, error, classification, tried)
           continue
         }
       }
-      const writes = current.role === 'primary' && classification.access !== 'read'
+      const writes = node.role === 'primary' && classification.access !== 'read'
       try {
         const result = await connection.executeQuery<R>(query)
-        current.stats.finish(startedAt)
+        node.stats.finish(startedAt)
         return result
       } catch (error) {
-        current.stats.finish(startedAt, this.#noteFailure(current, error) ? 'node' : 'query')
+        node.stats.finish(startedAt, this.#noteFailure(node, error) ? 'node' : 'query')
         if (writes) {
           throw error
         }
-        attempt = await this.#fallBack(current, error, classification, tried)
+        next = await this.#fallBack(node, error, classification, tried)
       } finally {
         try {
           // After a failure too: see rollbackTransaction.
@@ -378,7 +386,7 @@ export class ReplicatedConnection implements DatabaseConnection {
             await this.#readYourWrites?.recordWrite(connection)
           }
         } finally {
-          await current.driver.releaseConnection(connection)
+          await node.driver.releaseConnection(connection)
         }
       }
     }
@@ -438,8 +446,11 @@ export class ReplicatedConnection implements DatabaseConnection {
 
   async #connectForStream(classification: QueryClassification): Promise<NodeConnection> {
     const tried: DatabaseNode[] = []
+    const planned = this.#planned(classification)
     let attempt: Attempt =
-      this.#planned(classification) ?? (await this.#consistentAttempt(classification))
+      planned instanceof DatabaseNode
+        ? { node: planned }
+        : (planned ?? (await this.#consistentAttempt(classification)))
     for (;;) {
       const { node, connection } = attempt
       if (connection !== undefined) {
@@ -546,9 +557,10 @@ export class ReplicatedConnection implements DatabaseConnection {
     return this.#unconfirmedRead(classification, `the primary failed (${describeError(error)})`)
   }
 
-  // The node for a single query, or `undefined` when read-your-writes must first find a replica
-  // that has replayed the scope's last write (asynchronously).
-  #planned(classification: QueryClassification): Attempt | undefined {
+  // The node for a single query (an attempt when it needs more than a node), or `undefined` when
+  // read-your-writes must first find a replica that has replayed the scope's last write
+  // (asynchronously).
+  #planned(classification: QueryClassification): DatabaseNode | Attempt | undefined {
     const readYourWrites = this.#readYourWrites
     this.#atLeast = undefined
     if (
@@ -556,11 +568,11 @@ export class ReplicatedConnection implements DatabaseConnection {
       this.#pin !== undefined ||
       classification.access !== 'read'
     ) {
-      return this.#firstAttempt(classification)
+      return this.#firstTarget(classification)
     }
     const plan = readYourWrites.plan()
     if (plan === 'any') {
-      return this.#firstAttempt(classification)
+      return this.#firstTarget(classification)
     }
     if (plan === 'primary') {
       return this.#primaryForRead(classification)
@@ -620,14 +632,14 @@ export class ReplicatedConnection implements DatabaseConnection {
   }
 
   // A read that goes to the primary unasked (no replica can take it) is a fallback read.
-  #firstAttempt(classification: QueryClassification): Attempt {
+  #firstTarget(classification: QueryClassification): DatabaseNode | Attempt {
     const node = this.#firstNode(classification)
     return node.role === 'primary' &&
       classification.access === 'read' &&
       this.#pin === undefined &&
       this.#router.countsFallback
       ? { node, fallback: true }
-      : { node }
+      : node
   }
 
   // Waits for a slot of the fallback budget, or throws NoReplicaAvailableError.

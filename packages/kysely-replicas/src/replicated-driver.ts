@@ -65,17 +65,20 @@ export class ReplicatedDriver implements Driver {
     await this.#monitor?.init()
   }
 
-  async acquireConnection(): Promise<DatabaseConnection> {
+  // Not async: Kysely awaits it anyway, and this runs on every query.
+  acquireConnection(): Promise<DatabaseConnection> {
     if (this.#destroyed !== undefined) {
-      throw new UnsupportedOperationError(
-        'This ReplicatedDialect was destroyed; create a new Kysely instance.',
+      return Promise.reject(
+        new UnsupportedOperationError(
+          'This ReplicatedDialect was destroyed; create a new Kysely instance.',
+        ),
       )
     }
     const connection =
       this.#idle.pop() ??
       new ReplicatedConnection(this.#router, this.#sessionReset, this.#readYourWrites)
     connection.open()
-    return connection
+    return Promise.resolve(connection)
   }
 
   releaseConnection(connection: DatabaseConnection): Promise<void> {

@@ -53,26 +53,31 @@ export class KnownReplay {
    * Learns how far `connection`'s server has replayed, for a read that needs `target`: joins the
    * check already running on that server when it was sent after `target` was written (its answer
    * is as good as a new one), else runs `check` on `connection`. A connection whose server is
-   * not known yet always runs its own.
+   * not known yet always runs its own. A `check` that waits for the server to reach `target`
+   * (`waits`) answers for the reads that need no more than that, and runs when what the
+   * running check answered falls short.
    */
   async refresh(
     connection: DatabaseConnection,
     target: bigint,
     check: () => Promise<ReplayedPosition>,
+    waits = false,
   ): Promise<void> {
     const server = this.#connections.get(connection)?.server
     const running = server === undefined ? undefined : this.#checking.get(server)
     if (running !== undefined && target <= running.covers) {
       try {
         await running.task
-        return
+        if (!waits || this.of(connection) >= target) {
+          return
+        }
       } catch {
         // A failed shared check tells nothing about this connection: it checks for itself.
       }
     }
     const task = check().then((replayed) => this.note(connection, replayed))
     if (server !== undefined) {
-      const entry = { task, covers: this.#written }
+      const entry = { task, covers: waits ? target : this.#written }
       this.#checking.set(server, entry)
       const done = () => {
         if (this.#checking.get(server) === entry) {
@@ -106,6 +111,6 @@ interface ConnectionReplay {
 
 interface RunningCheck {
   readonly task: Promise<void>
-  /** The newest write recorded when the check was sent. */
+  /** The newest write recorded when the check was sent, or the position a waiting check waits for. */
   readonly covers: bigint
 }

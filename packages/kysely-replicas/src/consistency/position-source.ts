@@ -20,6 +20,20 @@ export interface PositionSource {
    */
   replayedPosition(connection: DatabaseConnection): Promise<bigint | ReplayedPosition>
   /**
+   * Optional: {@link replayedPosition} once the replica has replayed `position`, or once
+   * `timeoutMs` has passed, whichever comes first, in one round trip (the server waits, not the
+   * client). Without it, a read that must wait for a lagging replica asks again every few ms.
+   *
+   * ```ts
+   * const { position } = await positions.waitForReplay(connection, 0x16b3740n, 100)
+   * ```
+   */
+  waitForReplay?(
+    connection: DatabaseConnection,
+    position: bigint,
+    timeoutMs: number,
+  ): Promise<bigint | ReplayedPosition>
+  /**
    * What identifies the cluster (the same on the primary and its physical replicas), so that a
    * token from another cluster is recognized.
    */

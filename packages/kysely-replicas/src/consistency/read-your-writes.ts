@@ -86,8 +86,10 @@ export class ReadYourWrites {
   /**
    * A connection to a replica that has replayed `position`, checked on that very connection (so
    * that a load-balanced endpoint, one address for several servers, is served right): the
-   * balancer's pick first, then the others, then again every few ms for up to `maxWaitMs`.
-   * `undefined` means the primary (no replica, or a timeout with `onTimeout: 'primary'`).
+   * balancer's pick first, then the others; then it waits, for up to `maxWaitMs`, for the one
+   * closest to it, in one statement when the position source can wait on the server (else it
+   * asks them all again every few ms). `undefined` means the primary (no replica, or a
+   * timeout with `onTimeout: 'primary'`).
    */
   async replicaAt(position: bigint): Promise<NodeConnection | undefined> {
     const started = performance.now()
@@ -111,18 +113,31 @@ export class ReadYourWrites {
       if (waited >= this.#options.maxWaitMs) {
         return this.#timedOut(position, waited)
       }
-      await sleep(Math.min(POLL_MS, this.#options.maxWaitMs - waited))
+      const left = this.#options.maxWaitMs - waited
+      if (this.#options.positions?.waitForReplay === undefined) {
+        await sleep(Math.min(POLL_MS, left))
+        continue
+      }
+      // One wait, on the server, on the replica closest to the position: one statement however
+      // long it takes. Past it, the time is up.
+      const caughtUp = await this.tryLease(closest(available), position, left)
+      return caughtUp ?? this.#timedOut(position, performance.now() - started)
     }
   }
 
   /**
    * A connection of `node` on which `position` has been replayed, or `undefined` (the connection
-   * went back to the pool). Throws what acquiring or checking threw, the connection released.
+   * went back to the pool). With `waitMs`, the check waits up to that long on the server for the
+   * replica to get there. Throws what acquiring or checking threw, the connection released.
    */
-  async leaseAt(node: DatabaseNode, position: bigint): Promise<DatabaseConnection | undefined> {
+  async leaseAt(
+    node: DatabaseNode,
+    position: bigint,
+    waitMs?: number,
+  ): Promise<DatabaseConnection | undefined> {
     const connection = await node.driver.acquireConnection()
     try {
-      if (await this.#hasReplayed(node, connection, position)) {
+      if (await this.#hasReplayed(node, connection, position, waitMs)) {
         return connection
       }
     } catch (error) {
@@ -134,9 +149,13 @@ export class ReadYourWrites {
   }
 
   /** {@link leaseAt} that never throws: a replica that fails is skipped (and marked down when the failure is its own). */
-  async tryLease(node: DatabaseNode, position: bigint): Promise<NodeConnection | undefined> {
+  async tryLease(
+    node: DatabaseNode,
+    position: bigint,
+    waitMs?: number,
+  ): Promise<NodeConnection | undefined> {
     try {
-      const connection = await this.leaseAt(node, position)
+      const connection = await this.leaseAt(node, position, waitMs)
       return connection === undefined ? undefined : { node, connection }
     } catch (error) {
       // An unreachable replica cannot serve the read; one that failed for a node-level reason
@@ -152,6 +171,7 @@ export class ReadYourWrites {
     node: DatabaseNode,
     connection: DatabaseConnection,
     position: bigint,
+    waitMs: number | undefined,
   ): Promise<boolean> {
     const { replay } = this.#state
     if (replay.of(connection) >= position) {
@@ -161,12 +181,18 @@ export class ReadYourWrites {
     if (positions === undefined) {
       return false
     }
+    const waitForReplay = waitMs === undefined ? undefined : positions.waitForReplay
     const check = async () => {
-      const replayed = asReplayed(await positions.replayedPosition(connection))
+      const replayed = asReplayed(
+        await (waitForReplay === undefined
+          ? positions.replayedPosition(connection)
+          : waitForReplay.call(positions, connection, position, waitMs as number)),
+      )
       node.noteReplayed(replayed.position)
       return replayed
     }
-    await replay.refresh(connection, position, check)
+    // A wait answers for the reads that need no more than its target.
+    await replay.refresh(connection, position, check, waitForReplay !== undefined)
     return replay.of(connection) >= position
   }
 
@@ -296,6 +322,16 @@ export class ReadYourWrites {
 
 function asReplayed(replayed: bigint | ReplayedPosition): ReplayedPosition {
   return typeof replayed === 'bigint' ? { position: replayed } : replayed
+}
+
+function closest(nodes: readonly DatabaseNode[]): DatabaseNode {
+  let best = nodes[0] as DatabaseNode
+  for (const node of nodes) {
+    if ((node.replayed ?? -1n) > (best.replayed ?? -1n)) {
+      best = node
+    }
+  }
+  return best
 }
 
 function sleep(ms: number): Promise<void> {

@@ -8,7 +8,7 @@ export {
   type PostgresPoolConstructor,
   type PostgresReplicatedDialectConfig,
 } from './create-postgres-replicated-dialect.js'
-export { parseLsn } from './lsn.js'
+export { formatLsn, parseLsn } from './lsn.js'
 export { patroniTopology } from './patroni-topology.js'
 export type { PatroniTopologyOptions } from './patroni-topology-options.js'
 export { postgresTopology } from './postgres-topology.js'

@@ -19,3 +19,18 @@ export function parseLsn(lsn: string): bigint {
   }
   return (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`)
 }
+
+/**
+ * A number of bytes as a PostgreSQL WAL position, the inverse of {@link parseLsn}. Throws a
+ * `RangeError` for a negative position or one past 64 bits.
+ *
+ * ```ts
+ * formatLsn(24432384n) // '0/174CF00'
+ * ```
+ */
+export function formatLsn(position: bigint): string {
+  if (position < 0n || position >= 1n << 64n) {
+    throw new RangeError(`Not a PostgreSQL WAL position (0 to 2^64 - 1): ${position}`)
+  }
+  return `${(position >> 32n).toString(16).toUpperCase()}/${(position & 0xffffffffn).toString(16).toUpperCase()}`
+}

@@ -1,5 +1,6 @@
 import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
 import { postgresPositions } from 'kysely-replicas'
+import { formatLsn, parseLsn } from 'kysely-replicas/postgres'
 import { describe, expect, it } from 'vitest'
 
 /** A connection that answers every query with one row. */
@@ -54,5 +55,21 @@ describe('postgresPositions', () => {
     expect(await postgresPositions.clusterId(answering({ id: '7441234567890123456' }))).toBe(
       '7441234567890123456',
     )
+  })
+})
+
+describe('formatLsn', () => {
+  it.each([
+    [0n, '0/0'],
+    [0x174cf00n, '0/174CF00'],
+    [(0x16n << 32n) + 0xb374d848n, '16/B374D848'],
+    [(1n << 64n) - 1n, 'FFFFFFFF/FFFFFFFF'],
+  ])('writes %s as the server prints it, and parseLsn reads it back', (position, lsn) => {
+    expect(formatLsn(position)).toBe(lsn)
+    expect(parseLsn(lsn)).toBe(position)
+  })
+
+  it.each([-1n, 1n << 64n])('refuses %s, which is no WAL position', (position) => {
+    expect(() => formatLsn(position)).toThrow(RangeError)
   })
 })
