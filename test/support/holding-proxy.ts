@@ -4,14 +4,17 @@ import net from 'node:net'
  * A TCP proxy on 127.0.0.1 in front of one server that can stop answering as a network
  * partition does: `hold()` stops passing bytes both ways (no RST, no FIN: both sides just wait,
  * and new connections are accepted and then hear nothing); `release()` lets everything held flow
- * again, in order.
+ * again, in order. With `delayMs`, every byte takes that much longer each way, as a server in
+ * another zone does.
  */
 export class HoldingProxy {
   readonly #server: net.Server
   readonly #sockets = new Set<net.Socket>()
+  readonly #delayMs: number
   #holding = false
 
-  private constructor(backendPort: number) {
+  private constructor(backendPort: number, delayMs: number) {
+    this.#delayMs = delayMs
     this.#server = net.createServer((client) => {
       const backend = net.connect({ host: '127.0.0.1', port: backendPort })
       this.#join(client, backend)
@@ -20,8 +23,8 @@ export class HoldingProxy {
   }
 
   /** Starts a proxy to the server on `backendPort`, on a free port of its own. */
-  static async start(backendPort: number): Promise<HoldingProxy> {
-    const proxy = new HoldingProxy(backendPort)
+  static async start(backendPort: number, { delayMs = 0 } = {}): Promise<HoldingProxy> {
+    const proxy = new HoldingProxy(backendPort, delayMs)
     await new Promise<void>((resolve, reject) => {
       proxy.#server.once('error', reject)
       proxy.#server.listen(0, '127.0.0.1', resolve)
@@ -57,6 +60,15 @@ export class HoldingProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
+  // Timers of one delay fire in the order they were set: bytes keep their order.
+  #later(step: () => void): void {
+    if (this.#delayMs === 0) {
+      step()
+    } else {
+      setTimeout(step, this.#delayMs)
+    }
+  }
+
   // Bytes read from `from` go to `to`; a paused socket leaves them unread (in the kernel), which
   // is what holding is. Backpressure pauses too, and only release() or a drain resumes.
   #join(from: net.Socket, to: net.Socket): void {
@@ -64,17 +76,19 @@ export class HoldingProxy {
     if (this.#holding) {
       from.pause()
     }
-    from.on('data', (chunk) => {
-      if (!to.write(chunk)) {
-        from.pause()
-        to.once('drain', () => {
-          if (!this.#holding) {
-            from.resume()
-          }
-        })
-      }
-    })
-    from.on('end', () => to.end())
+    from.on('data', (chunk) =>
+      this.#later(() => {
+        if (!to.write(chunk)) {
+          from.pause()
+          to.once('drain', () => {
+            if (!this.#holding) {
+              from.resume()
+            }
+          })
+        }
+      }),
+    )
+    from.on('end', () => this.#later(() => to.end()))
     from.on('close', () => {
       this.#sockets.delete(from)
       to.destroy()

@@ -5,9 +5,9 @@ import type { ReadYourWritesConfig } from './consistency/read-your-writes-config
 import { InvalidConfigError } from './errors.js'
 import {
   type FallbackConfig,
-  type FallbackOptions,
   type FallbackPolicy,
   normalizeFallback,
+  type ResolvedFallback,
 } from './health/fallback-policy.js'
 import { type HealthConfig, type HealthOptions, normalizeHealth } from './health/health-options.js'
 import {
@@ -15,15 +15,17 @@ import {
   type ReadDeadlineConfig,
   type ReadDeadlineOptions,
 } from './health/read-deadline.js'
+import { DEFAULT_POOL_SIZE } from './nodes/database-node.js'
 import type { NodeFactory } from './nodes/node-factory.js'
 import type { NodeMonitorFactory } from './topology/node-monitor.js'
 
 /**
- * A replica with a name (shown in errors, events and stats) and a weight (used by weighted
- * balancing). A bare `Dialect` is the same as `{ dialect }`.
+ * A replica with a name (shown in errors, events and stats), a weight (used by weighted
+ * balancing), the zone it runs in (see `localZone`) and the size of its pool. A bare `Dialect`
+ * is the same as `{ dialect }`.
  *
  * ```ts
- * const replica: ReplicaConfig = { name: 'eu-west-1b', weight: 2, dialect: new PostgresDialect({ pool }) }
+ * const replica: ReplicaConfig = { name: 'eu-west-1b', zone: 'eu-west-1b', poolSize: 20, dialect: new PostgresDialect({ pool }) }
  * ```
  */
 export interface ReplicaConfig {
@@ -33,6 +35,15 @@ export interface ReplicaConfig {
   readonly name?: string
   /** A positive number, 1 by default. */
   readonly weight?: number
+  /** Where the server runs (an availability zone, a region); with `localZone`, reads prefer it. */
+  readonly zone?: string
+  /**
+   * The most connections the dialect's pool opens (node-postgres' `max`), which the dialect
+   * cannot read from the pool: with `localZone`, a local replica with that many queries in
+   * flight is full and reads spill to other zones; the fallback budget is half of the smallest.
+   * Default 10, node-postgres' default.
+   */
+  readonly poolSize?: number
 }
 
 /**
@@ -49,6 +60,10 @@ export interface PrimaryConfig {
   readonly name?: string
   /** Used by weighted balancing if a monitor finds the node became a replica. Default 1. */
   readonly weight?: number
+  /** As a replica's: used if a monitor finds the node became a replica. */
+  readonly zone?: string
+  /** As a replica's; the fallback budget is half of the smallest pool. Default 10. */
+  readonly poolSize?: number
 }
 
 /**
@@ -93,8 +108,15 @@ export interface ReplicatedDialectConfig {
    */
   readonly balancing?: BalancingOption
   /**
+   * The zone this process runs in: reads prefer the replicas whose `zone` it is, and go to
+   * replicas of other zones only while every local one is down, lagging or has as many queries
+   * in flight as its `poolSize`. Unset: reads go to any zone.
+   */
+  readonly localZone?: string
+  /**
    * Where a read goes when its replica fails or none is up (default `replicas-then-primary`),
-   * and how many such reads the primary takes at once (see `FallbackConfig`; default 5).
+   * and how many such reads the primary takes at once (see `FallbackConfig`; default half of
+   * the smallest `poolSize`, 5).
    */
   readonly fallback?: FallbackPolicy | FallbackConfig
   /**
@@ -137,6 +159,7 @@ export const REPLICATED_DIALECT_OPTIONS: OptionNames<ReplicatedDialectConfig> = 
   sessionReset: true,
   balancing: true,
   fallback: true,
+  localZone: true,
   health: true,
   readDeadline: true,
   monitor: true,
@@ -148,6 +171,8 @@ const NODE_OPTIONS: OptionNames<ReplicaConfig> = Object.freeze({
   dialect: true,
   name: true,
   weight: true,
+  zone: true,
+  poolSize: true,
 })
 
 /** A node as the driver sees it. */
@@ -155,6 +180,8 @@ export interface NodeConfig {
   readonly name: string
   readonly dialect: Dialect
   readonly weight: number
+  readonly zone?: string | undefined
+  readonly poolSize?: number | undefined
 }
 
 /** The configuration after validation: copied, completed and frozen. */
@@ -164,7 +191,8 @@ export interface NormalizedConfig {
   readonly writingFunctions: readonly string[]
   readonly sessionReset: string | undefined
   readonly balancing: BalancingOption | undefined
-  readonly fallback: FallbackOptions
+  readonly fallback: ResolvedFallback
+  readonly localZone: string | undefined
   readonly health: HealthOptions
   readonly readDeadline: ReadDeadlineOptions | undefined
   readonly monitor: NodeMonitorFactory | undefined
@@ -190,19 +218,52 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
   if (config.sessionReset !== undefined && typeof config.sessionReset !== 'string') {
     throw new InvalidConfigError("sessionReset must be a SQL string such as 'DISCARD ALL'.")
   }
+  const fallback = normalizeFallback(config.fallback)
   return Object.freeze({
     primary,
     replicas,
     writingFunctions: Object.freeze([...writingFunctions]),
     sessionReset: config.sessionReset?.trim() || undefined,
     balancing: config.balancing,
-    fallback: normalizeFallback(config.fallback),
+    fallback: Object.freeze({
+      ...fallback,
+      // Any node may become the primary: half of the smallest pool.
+      maxConcurrent:
+        fallback.maxConcurrent ??
+        Math.max(
+          1,
+          Math.floor(
+            Math.min(...[primary, ...replicas].map((node) => node.poolSize ?? DEFAULT_POOL_SIZE)) /
+              2,
+          ),
+        ),
+    }),
+    localZone: normalizeLocalZone(config.localZone, [primary, ...replicas]),
     health: normalizeHealth(config.health),
     readDeadline: normalizeReadDeadline(config.readDeadline),
     monitor: normalizeMonitor(config.monitor),
     nodeFactory: normalizeNodeFactory(config.nodeFactory),
     readYourWrites: config.readYourWrites,
   })
+}
+
+// A local zone that no node is in is allowed (reads then go anywhere, as without one), but not
+// with no zone given at all: that is a config that forgot the zones.
+function normalizeLocalZone(zone: unknown, nodes: readonly NodeConfig[]): string | undefined {
+  if (zone === undefined) {
+    return undefined
+  }
+  if (typeof zone !== 'string' || zone.trim() === '') {
+    throw new InvalidConfigError(
+      `localZone must be a non-empty string naming the zone this process runs in, got ${String(zone)}.`,
+    )
+  }
+  if (nodes.every((node) => node.zone === undefined)) {
+    throw new InvalidConfigError(
+      `localZone is '${zone}' but no node has a zone: give the replicas theirs ({ dialect, zone: 'eu-west-1a' }).`,
+    )
+  }
+  return zone
 }
 
 function normalizeMonitor(monitor: unknown): NodeMonitorFactory | undefined {
@@ -259,7 +320,26 @@ function normalizeNode(
     name: checkNodeName(node.name ?? defaultName, where),
     dialect: node.dialect,
     weight: checkNodeWeight(node.weight ?? 1, where),
+    zone: node.zone === undefined ? undefined : checkNodeZone(node.zone, where),
+    poolSize: node.poolSize === undefined ? undefined : checkPoolSize(node.poolSize, where),
   })
+}
+
+/** A node's zone, checked; `where` names the node in the error. */
+export function checkNodeZone(zone: unknown, where: string): string {
+  if (typeof zone !== 'string' || zone.trim() === '') {
+    throw new InvalidConfigError(`${where}.zone must be a non-empty string, got ${String(zone)}.`)
+  }
+  return zone
+}
+
+function checkPoolSize(size: unknown, where: string): number {
+  if (typeof size !== 'number' || !Number.isInteger(size) || size <= 0) {
+    throw new InvalidConfigError(
+      `${where}.poolSize must be a positive integer (the pool's max connections), got ${String(size)}.`,
+    )
+  }
+  return size
 }
 
 /** A node's name, checked; `where` names the node in the error (`replicas[1]`, `nodes[2]`). */

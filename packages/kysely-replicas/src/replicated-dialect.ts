@@ -115,7 +115,14 @@ export class ReplicatedDialect implements Dialect {
     router = new NodeRouter(
       node(primary, 'primary', -1),
       Object.freeze(replicas.map((replica, index) => node(replica, 'replica', index))),
-      { balancer, classifyOptions: this.#classifyOptions, fallback, events, readDeadline },
+      {
+        balancer,
+        classifyOptions: this.#classifyOptions,
+        fallback,
+        localZone: this.#config.localZone,
+        events,
+        readDeadline,
+      },
     )
     const membership = new NodeMembership(router, {
       factory: nodeFactory,
@@ -187,6 +194,8 @@ export class ReplicatedDialect implements Dialect {
       role,
       index,
       weight: config.weight,
+      zone: config.zone,
+      poolSize: config.poolSize,
       driver,
       stats: new NodeStats(timeEvery),
       health: new NodeHealth(config.name, driver, this.#config.health, events, onHealthChange),

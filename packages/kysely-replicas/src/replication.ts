@@ -23,6 +23,8 @@ export interface NodeStatsSnapshot {
   readonly name: string
   /** Its role now (a monitor may have changed the configured one). */
   readonly role: NodeRole
+  /** The zone the config gave the node (see `localZone`), if any. */
+  readonly zone: string | undefined
   /** `false` while the node is marked down and probed. */
   readonly healthy: boolean
   /** When the node was marked down, if it is. */
@@ -303,6 +305,7 @@ function snapshot(node: DatabaseNode): NodeStatsSnapshot {
   return Object.freeze({
     name: node.name,
     role: node.role,
+    zone: node.zone,
     healthy: isUp,
     downSince: downSince === undefined ? undefined : new Date(downSince),
     lastError,

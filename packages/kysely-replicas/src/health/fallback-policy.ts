@@ -35,25 +35,30 @@ export interface FallbackConfig {
   readonly policy?: FallbackPolicy
   /**
    * Fallback reads running on the primary at once: a positive integer, `'unlimited'`, or
-   * `'never'` (they fail at once with `NoReplicaAvailableError`). Default: half of the primary's
-   * pool when it is known (`createPostgresReplicatedDialect`: half of the smallest `max` of the
-   * nodes' pools), else 5 (half of node-postgres' default pool of 10): set it to half of your
-   * primary pool's `max`.
+   * `'never'` (they fail at once with `NoReplicaAvailableError`). Default: half of the smallest
+   * `poolSize` of the nodes (any may become the primary); `createPostgresReplicatedDialect`
+   * sets each node's from its pool's `max`, and a node without one counts as node-postgres'
+   * default pool of 10, so 5.
    */
   readonly maxConcurrent?: number | 'unlimited' | 'never'
   /** How long a fallback read beyond `maxConcurrent` waits for another one to end. Default 100 ms. */
   readonly waitMs?: number
 }
 
-/** {@link FallbackConfig} with every default filled in; `maxConcurrent` `Infinity` when unlimited. */
+/**
+ * {@link FallbackConfig} validated: `maxConcurrent` `Infinity` when unlimited, `undefined` when
+ * not given (the nodes' pool sizes decide).
+ */
 export interface FallbackOptions {
   readonly policy: FallbackPolicy
-  readonly maxConcurrent: number
+  readonly maxConcurrent: number | undefined
   readonly waitMs: number
 }
 
-/** Fallback reads on the primary at once when its pool size is not known: half of pg's 10. */
-export const DEFAULT_FALLBACK_READS = 5
+/** {@link FallbackOptions} once the nodes' pool sizes gave `maxConcurrent` its default. */
+export interface ResolvedFallback extends FallbackOptions {
+  readonly maxConcurrent: number
+}
 
 const POLICIES: readonly FallbackPolicy[] = ['replicas-then-primary', 'primary', 'none']
 
@@ -64,8 +69,7 @@ const FALLBACK_OPTIONS: OptionNames<FallbackConfig> = Object.freeze({
   waitMs: true,
 })
 
-/** Whether `value` is one of the fallback policies. */
-export function isFallbackPolicy(value: unknown): value is FallbackPolicy {
+function isFallbackPolicy(value: unknown): value is FallbackPolicy {
   return POLICIES.includes(value as FallbackPolicy)
 }
 
@@ -94,9 +98,9 @@ export function normalizeFallback(
   return Object.freeze({ policy, maxConcurrent: maxConcurrentOf(given.maxConcurrent), waitMs })
 }
 
-function maxConcurrentOf(value: FallbackConfig['maxConcurrent']): number {
+function maxConcurrentOf(value: FallbackConfig['maxConcurrent']): number | undefined {
   if (value === undefined) {
-    return DEFAULT_FALLBACK_READS
+    return undefined
   }
   if (value === 'unlimited') {
     return Number.POSITIVE_INFINITY

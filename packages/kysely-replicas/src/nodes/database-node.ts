@@ -3,6 +3,9 @@ import type { NodeHealth } from '../health/node-health.js'
 import type { DestroyConnection } from './destroy-connection.js'
 import type { NodeStats } from './node-stats.js'
 
+/** node-postgres' pool size when `max` is not set: a node's pool size unless told. */
+export const DEFAULT_POOL_SIZE = 10
+
 /**
  * Whether a node takes writes, as far as the dialect knows.
  *
@@ -37,6 +40,8 @@ export interface DatabaseNodeInit {
   readonly role: NodeRole
   readonly index: number
   readonly weight: number
+  readonly zone?: string | undefined
+  readonly poolSize?: number | undefined
   readonly driver: Driver
   readonly stats: NodeStats
   readonly health: NodeHealth
@@ -63,6 +68,10 @@ export class DatabaseNode {
   readonly index: number
   /** The configured weight for weighted balancing, a positive number (default 1). */
   readonly weight: number
+  /** The configured zone (see `localZone`); `undefined` when none was given. */
+  readonly zone: string | undefined
+  /** The configured pool size (see `ReplicaConfig.poolSize`), 10 when none was given. */
+  readonly poolSize: number
   /**
    * The driver of the node's own dialect. A monitor may query the node through it; queries
    * sent this way bypass routing, health and stats.
@@ -89,6 +98,8 @@ export class DatabaseNode {
     this.name = init.name
     this.index = init.index
     this.weight = init.weight
+    this.zone = init.zone
+    this.poolSize = init.poolSize ?? DEFAULT_POOL_SIZE
     this.driver = init.driver
     this.stats = init.stats
     this.health = init.health

@@ -1,11 +1,11 @@
 import { PostgresDialect, type PostgresDialectConfig, type PostgresPool } from 'kysely'
 import { checkOptionNames, closestName, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
-import { isFallbackPolicy } from '../health/fallback-policy.js'
 import { ReplicatedDialect } from '../replicated-dialect.js'
 import {
   checkNodeName,
   checkNodeWeight,
+  checkNodeZone,
   type ReplicaConfig,
   type ReplicatedDialectConfig,
 } from '../replicated-dialect-config.js'
@@ -45,6 +45,8 @@ export type PostgresNodeConfig<Config extends object> = Config & {
   readonly name?: string
   /** A positive number for weighted balancing; default 1. */
   readonly weight?: number
+  /** The zone the server runs in (see `localZone`). */
+  readonly zone?: string
 }
 
 /**
@@ -108,16 +110,14 @@ const OPTIONS: OptionNames<PostgresReplicatedDialectConfig<object>> = Object.fre
   sessionReset: true,
   balancing: true,
   fallback: true,
+  localZone: true,
   health: true,
   readDeadline: true,
   monitor: true,
   readYourWrites: true,
 })
 
-const OWN_KEYS = new Set(['name', 'weight'])
-
-// node-postgres' pool size when `max` is not set.
-const PG_POOL_DEFAULT_MAX = 10
+const OWN_KEYS = new Set(['name', 'weight', 'zone'])
 
 /**
  * A `ReplicatedDialect` over PostgreSQL servers, from their connection settings: one pool per
@@ -200,7 +200,15 @@ export function createPostgresReplicatedDialect<Config extends object>(
     const settings = Object.fromEntries(Object.entries(node).filter(([key]) => !OWN_KEYS.has(key)))
     nodeSettings.set(name, { ...poolOptions, ...settings })
     const dialect = dialectFor(name, { ...poolOptions, ...settings })
-    return node.weight === undefined ? { name, dialect } : { name, dialect, weight: node.weight }
+    const { max } = { ...poolOptions, ...settings } as { max?: unknown }
+    return {
+      name,
+      dialect,
+      ...(node.weight === undefined ? {} : { weight: node.weight }),
+      ...(node.zone === undefined ? {} : { zone: node.zone }),
+      // The pool's size, which the dialect cannot read from the pool (see ReplicaConfig.poolSize).
+      ...(typeof max === 'number' && Number.isInteger(max) && max > 0 ? { poolSize: max } : {}),
+    }
   })
   const [primary, ...replicas] = built as [ReplicaConfig, ...ReplicaConfig[]]
   // Servers of one cluster share their logins: a member that joins is reached with the first
@@ -208,7 +216,6 @@ export function createPostgresReplicatedDialect<Config extends object>(
   const base = nodeSettings.get(primary.name ?? '') ?? {}
   return new ReplicatedDialect({
     ...rest,
-    fallback: withPoolBudget(rest.fallback, [...nodeSettings.values()]),
     primary,
     replicas,
     nodeFactory: ({ name, host, port }) => dialectFor(name, settingsAtAddress(base, host, port)),
@@ -234,40 +241,20 @@ function checkNode(node: unknown, index: number): void {
     const meant = OWN_KEYS.has(key) ? undefined : closestName(key, [...OWN_KEYS])
     if (meant !== undefined) {
       throw new InvalidConfigError(
-        `${where} has '${key}'; did you mean '${meant}'? A node takes name, weight and the settings of its pool.`,
+        `${where} has '${key}'; did you mean '${meant}'? A node takes name, weight, zone and the settings of its pool.`,
       )
     }
   }
-  const { name, weight } = node as { name?: unknown; weight?: unknown }
+  const { name, weight, zone } = node as { name?: unknown; weight?: unknown; zone?: unknown }
   if (name !== undefined) {
     checkNodeName(name, where)
   }
   if (weight !== undefined) {
     checkNodeWeight(weight, where)
   }
-}
-
-// Any node may become the primary: fallback reads get half of the smallest pool (`max`, 10 by
-// default in node-postgres) unless the config says how many.
-function withPoolBudget(
-  fallback: ReplicatedDialectConfig['fallback'],
-  settings: readonly object[],
-): ReplicatedDialectConfig['fallback'] {
-  // Anything else is refused by ReplicatedDialect, with a message about what was given.
-  const given =
-    fallback === undefined || isFallbackPolicy(fallback)
-      ? { policy: fallback }
-      : isObject(fallback)
-        ? fallback
-        : undefined
-  if (given === undefined || given.maxConcurrent !== undefined) {
-    return fallback
+  if (zone !== undefined) {
+    checkNodeZone(zone, where)
   }
-  const sizes = settings.map((each) => {
-    const { max } = each as { max?: unknown }
-    return typeof max === 'number' && max > 0 ? max : PG_POOL_DEFAULT_MAX
-  })
-  return { ...given, maxConcurrent: Math.max(1, Math.floor(Math.min(...sizes) / 2)) }
 }
 
 function isObject(value: unknown): value is object {

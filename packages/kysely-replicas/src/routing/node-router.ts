@@ -8,7 +8,7 @@ import {
 } from '../errors.js'
 import type { ReplicasEvents } from '../events/replicas-events.js'
 import { FallbackBudget } from '../health/fallback-budget.js'
-import type { FallbackOptions, FallbackPolicy } from '../health/fallback-policy.js'
+import type { FallbackPolicy, ResolvedFallback } from '../health/fallback-policy.js'
 import type { ReadDeadlineOptions } from '../health/read-deadline.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import { type ClassifyOptions, classifyQuery, type QueryClassification } from './classify-query.js'
@@ -33,6 +33,7 @@ export class NodeRouter {
   readonly #balancer: Balancer
   readonly #classifyOptions: ClassifyOptions
   readonly #fallback: FallbackPolicy
+  readonly #localZone: string | undefined
   readonly #primaryFailureListeners = new Set<() => void>()
   #nodes: readonly DatabaseNode[]
   #available: readonly DatabaseNode[] = []
@@ -45,7 +46,8 @@ export class NodeRouter {
     options: {
       readonly balancer: Balancer
       readonly classifyOptions: ClassifyOptions
-      readonly fallback: FallbackOptions
+      readonly fallback: ResolvedFallback
+      readonly localZone?: string | undefined
       readonly events: ReplicasEvents
       readonly readDeadline?: ReadDeadlineOptions | undefined
     },
@@ -55,6 +57,7 @@ export class NodeRouter {
     this.#balancer = options.balancer
     this.#classifyOptions = options.classifyOptions
     this.#fallback = options.fallback.policy
+    this.#localZone = options.localZone
     const { maxConcurrent, waitMs } = options.fallback
     this.fallbackBudget =
       maxConcurrent === Number.POSITIVE_INFINITY
@@ -172,9 +175,15 @@ export class NodeRouter {
     }
   }
 
-  /** The balancer's pick among some of the available replicas (never empty). */
+  /**
+   * The balancer's pick among some of the available replicas (never empty); with a local zone,
+   * among the local ones with room if any, else among those of any zone with room, else among
+   * them all.
+   */
   pick(candidates: readonly DatabaseNode[]): DatabaseNode {
-    return this.#balancer.pick(candidates)
+    return this.#balancer.pick(
+      this.#localZone === undefined ? candidates : preferLocal(candidates, this.#localZone),
+    )
   }
 
   /** Whether the query may run on a hot standby, and why not when it may not. */
@@ -209,7 +218,7 @@ export class NodeRouter {
     if (this.#available.length === 0) {
       throw new NoReplicaAvailableError(this.#replicaNames())
     }
-    return this.#balancer.pick(this.#available)
+    return this.pick(this.#available)
   }
 
   /**
@@ -245,7 +254,7 @@ export class NodeRouter {
           (atLeast === undefined || (replica.replayed ?? -1n) >= atLeast),
       )
       if (left.length > 0) {
-        return this.#balancer.pick(left)
+        return this.pick(left)
       }
     }
     return target === undefined ? this.primary : undefined
@@ -274,7 +283,7 @@ export class NodeRouter {
           replica !== stuck && (atLeast === undefined || (replica.replayed ?? -1n) >= atLeast),
       )
       if (left.length > 0) {
-        return this.#balancer.pick(left)
+        return this.pick(left)
       }
     }
     return target === undefined && this.#primaries.length === 1 ? this.#primaries[0] : undefined
@@ -305,7 +314,7 @@ export class NodeRouter {
 
   #readNode(): DatabaseNode {
     if (this.#available.length > 0) {
-      return this.#balancer.pick(this.#available)
+      return this.pick(this.#available)
     }
     if (this.#nodes.length === 1 || this.#fallback !== 'none') {
       return this.primary
@@ -317,4 +326,31 @@ export class NodeRouter {
   #replicaNames(): string[] {
     return this.#nodes.filter((node) => !this.#primaries.includes(node)).map((node) => node.name)
   }
+}
+
+// A replica with as many queries in flight as its pool has connections is full: one more would
+// wait in the pool's queue, while a replica of another zone may have a free connection.
+const hasRoom = (node: DatabaseNode) => node.stats.inFlight < node.poolSize
+
+function preferLocal(candidates: readonly DatabaseNode[], zone: string): readonly DatabaseNode[] {
+  let local = 0
+  let localWithRoom = 0
+  let withRoom = 0
+  for (const node of candidates) {
+    const room = hasRoom(node)
+    if (room) withRoom++
+    if (node.zone === zone) {
+      local++
+      if (room) localWithRoom++
+    }
+  }
+  if (localWithRoom > 0) {
+    return local === candidates.length && localWithRoom === local
+      ? candidates
+      : candidates.filter((node) => node.zone === zone && hasRoom(node))
+  }
+  if (withRoom > 0 && withRoom < candidates.length) {
+    return candidates.filter(hasRoom)
+  }
+  return candidates
 }

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest'
 import { Journal, RecordingDialect } from '../support/recording-dialect.js'
 
 const OPTIONS =
-  'The options are: primary, replicas, writingFunctions, sessionReset, balancing, fallback, health, readDeadline, monitor, nodeFactory, readYourWrites.'
+  'The options are: primary, replicas, writingFunctions, sessionReset, balancing, fallback, localZone, health, readDeadline, monitor, nodeFactory, readYourWrites.'
 
 function configWith(extra: object): ReplicatedDialectConfig {
   const journal = new Journal()
@@ -75,7 +75,7 @@ describe('ReplicatedDialect options', () => {
     ],
   ])('refuses an unknown key of %s', (where, extra, key, meant) => {
     expect(messageOf(() => new ReplicatedDialect(configWith(extra)))).toBe(
-      `${where} has no option '${key}'; did you mean '${meant}'? The options are: dialect, name, weight.`,
+      `${where} has no option '${key}'; did you mean '${meant}'? The options are: dialect, name, weight, zone, poolSize.`,
     )
   })
 
@@ -176,7 +176,7 @@ describe('createPostgresReplicatedDialect options', () => {
   ])('refuses %s (meaning %s) before building any pool', (key, meant, extra) => {
     expect(messageOf(create(extra))).toBe(
       `createPostgresReplicatedDialect() has no option '${key}'; did you mean '${meant}'? ` +
-        'The options are: Pool, nodes, poolOptions, topology, dialectOptions, onPoolError, writingFunctions, sessionReset, balancing, fallback, health, readDeadline, monitor, readYourWrites.',
+        'The options are: Pool, nodes, poolOptions, topology, dialectOptions, onPoolError, writingFunctions, sessionReset, balancing, fallback, localZone, health, readDeadline, monitor, readYourWrites.',
     )
     expect(built).toEqual([])
   })
@@ -190,7 +190,7 @@ describe('createPostgresReplicatedDialect options', () => {
   it.each([
     [
       { host: 'b', wieght: 2 },
-      "nodes[1] has 'wieght'; did you mean 'weight'? A node takes name, weight and the settings of its pool.",
+      "nodes[1] has 'wieght'; did you mean 'weight'? A node takes name, weight, zone and the settings of its pool.",
     ],
     [{ host: 'b', nmae: 'b' }, "nodes[1] has 'nmae'; did you mean 'name'?"],
     [{ host: 'b', weight: 0 }, 'nodes[1].weight must be a positive finite number, got 0.'],
@@ -215,7 +215,7 @@ describe('createPostgresReplicatedDialect options', () => {
 
   it('refuses a misspelt option of the topology monitor', () => {
     expect(messageOf(create({ topology: { maxReplicationLag: { byte: 10 } } }))).toBe(
-      "postgresTopology(): maxReplicationLag has no option 'byte'; did you mean 'bytes'? The options are: bytes, seconds.",
+      "postgresTopology(): maxReplicationLag has no option 'byte'; did you mean 'bytes'? The options are: bytes, seconds, resumeRatio, resumeAfterMs.",
     )
   })
 })
