@@ -11,7 +11,7 @@ import { NodeProcess } from '../node-process.js'
 import { chownTree, type OsUser, resolveOsUser } from '../os-user.js'
 import { prepareDir } from '../pg-cluster.js'
 import { findFreePorts } from '../ports.js'
-import { sqlIdentifier } from '../postgres-conf.js'
+import { type SettingValue, sqlIdentifier } from '../postgres-conf.js'
 import { generatePassword } from '../secrets.js'
 import { queryRows, type Row } from '../sql-client.js'
 import type { Credentials } from '../state-file.js'
@@ -70,6 +70,8 @@ interface HaConfig {
   readonly ttl: number
   readonly loopWait: number
   readonly retryTimeout: number
+  /** More `postgresql.conf` settings, for the members added later too. */
+  readonly settings?: Readonly<Record<string, SettingValue>>
 }
 
 interface HaState {
@@ -104,7 +106,7 @@ const STOP_TIMEOUT_MS = 30_000
 export class PatroniCluster {
   readonly #config: HaConfig
   readonly #etcd: DaemonProcess
-  readonly #nodes: readonly PatroniNode[]
+  #nodes: readonly PatroniNode[]
   readonly #cleanup: CleanupTarget
   #stopped: Promise<void> | undefined
 
@@ -180,6 +182,7 @@ export class PatroniCluster {
       ttl,
       loopWait,
       retryTimeout,
+      settings: options.settings ?? {},
     }
     const nodes = Array.from({ length: count }, (_, index) => ({
       name: `node${index + 1}`,
@@ -189,7 +192,7 @@ export class PatroniCluster {
     const cluster = new PatroniCluster(config, nodes)
     registerForCleanup(cluster.#cleanup)
     try {
-      await cluster.#bootstrap(options)
+      await cluster.#bootstrap()
     } catch (error) {
       await cluster.stop().catch(() => {})
       throw error
@@ -293,6 +296,107 @@ export class PatroniCluster {
     const node = this.#node(ref)
     await node.patroni.start()
     await this.waitForMembers([node])
+  }
+
+  /**
+   * A planned change of leader through Patroni's REST API (`POST /switchover` on the leader):
+   * Patroni demotes the leader, promotes `candidate` (default: the replica it prefers; in
+   * synchronous mode only the synchronous standby can be chosen) and the old leader follows it
+   * as a replica. Resolves with the new leader once it takes writes and every member serves.
+   * Patroni's refusal (a candidate it cannot promote) is a `PgClusterError` with its reason.
+   *
+   * ```ts
+   * const old = cluster.primary
+   * const leader = await cluster.switchover()
+   * console.log(`${old.name} -> ${leader.name}`)
+   * ```
+   */
+  async switchover(
+    candidate?: PatroniClusterNode | string,
+    options: PatroniWaitOptions = {},
+  ): Promise<PatroniClusterNode> {
+    this.#assertOpen()
+    const leader = await this.waitForLeader(options)
+    const target = candidate === undefined ? undefined : this.#node(candidate)
+    if (target === leader) {
+      throw new PgClusterError(`"${leader.name}" is already the leader.`)
+    }
+    const response = await fetch(new URL('/switchover', leader.patroniUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ leader: leader.name, candidate: target?.name }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? this.#config.timeoutMs),
+    })
+    if (!response.ok) {
+      throw new PgClusterError(
+        `Patroni refused the switchover from "${leader.name}": ${(await response.text()).trim()}`,
+      )
+    }
+    const next = await this.waitForLeader({ ...options, not: leader })
+    await this.waitForMembers(this.#nodes, options)
+    return next
+  }
+
+  /**
+   * Adds a member to the running cluster, as a new host would join it: a Patroni of its own
+   * (`node4`, `node5`, … on free ports), whose PostgreSQL is copied from the leader with
+   * `pg_basebackup`. Resolves with the node once the leader lists it as streaming.
+   *
+   * ```ts
+   * const node = await cluster.addMember()
+   * console.log(node.name, node.port) // node4 …
+   * ```
+   */
+  async addMember(options: PatroniWaitOptions = {}): Promise<PatroniClusterNode> {
+    this.#assertOpen()
+    const [port, apiPort] = (await findFreePorts(2)) as [number, number]
+    const taken = new Set(this.#nodes.map((node) => node.name))
+    let number = this.#nodes.length + 1
+    while (taken.has(`node${number}`)) number++
+    const node = createNode(this.#config, { name: `node${number}`, port, apiPort }, 'replica')
+    await this.#writeNodeConfig(node)
+    await chownTree(node.dir, this.#config.osUser)
+    this.#nodes = Object.freeze([...this.#nodes, node])
+    await this.#writeState()
+    await node.patroni.start()
+    await this.waitForMembers([node], options)
+    return node
+  }
+
+  /**
+   * Takes a member out of the cluster for good, in the order that lets clients drain it: its
+   * Patroni is killed (so that it neither stops nor restarts its server), Patroni drops it from
+   * `/cluster` once its member key expires (up to `ttl`), then after `drainMs` its PostgreSQL
+   * is stopped and its files are removed. Removing the leader is a failover.
+   *
+   * ```ts
+   * await cluster.removeMember('node4', { drainMs: 2000 })
+   * ```
+   */
+  async removeMember(
+    ref: PatroniClusterNode | string,
+    options: PatroniWaitOptions & { drainMs?: number } = {},
+  ): Promise<void> {
+    this.#assertOpen()
+    const node = this.#node(ref)
+    if (this.#nodes.length === 1) {
+      throw new PgClusterError(`"${node.name}" is the only member; stop() the cluster instead.`)
+    }
+    const { timeoutMs } = this.#config
+    await node.patroni.kill(timeoutMs)
+    await waitFor(
+      `Patroni to drop "${node.name}" from its members`,
+      async () => {
+        const members = await this.#members()
+        return members.some((member) => member.name === node.name) ? undefined : true
+      },
+      { timeoutMs: options.timeoutMs ?? timeoutMs, intervalMs: 100 },
+    )
+    await new Promise((resolve) => setTimeout(resolve, options.drainMs ?? 0))
+    await node.postgres.stop(timeoutMs)
+    this.#nodes = Object.freeze(this.#nodes.filter((each) => each !== node))
+    await this.#writeState()
+    await rm(node.dir, { recursive: true, force: true, maxRetries: 3 })
   }
 
   /**
@@ -451,25 +555,11 @@ export class PatroniCluster {
     unregisterFromCleanup(this.#cleanup)
   }
 
-  async #bootstrap(options: PatroniClusterOptions): Promise<void> {
+  async #bootstrap(): Promise<void> {
     const { dir, osUser, database } = this.#config
     await mkdir(join(dir, 'etcd'), { mode: 0o700 })
     for (const node of this.#nodes) {
-      await mkdir(node.dir, { mode: 0o700 })
-      await writeFile(
-        join(node.dir, 'patroni.yml'),
-        renderPatroniConfig(
-          { ...this.#config, settings: options.settings ?? {} },
-          {
-            name: node.name,
-            port: node.port,
-            apiPort: node.apiPort,
-            dir: node.dir,
-            dataDir: node.dataDir,
-          },
-        ),
-        { mode: 0o600 },
-      )
+      await this.#writeNodeConfig(node)
     }
     await chownTree(dir, osUser)
     await this.#writeState()
@@ -495,6 +585,25 @@ export class PatroniCluster {
     }
     await Promise.all(others.map((node) => node.patroni.start()))
     await this.waitForMembers()
+  }
+
+  /** The node's directory and its Patroni configuration. */
+  async #writeNodeConfig(node: PatroniNode): Promise<void> {
+    await mkdir(node.dir, { mode: 0o700 })
+    await writeFile(
+      join(node.dir, 'patroni.yml'),
+      renderPatroniConfig(
+        { ...this.#config, settings: this.#config.settings ?? {} },
+        {
+          name: node.name,
+          port: node.port,
+          apiPort: node.apiPort,
+          dir: node.dir,
+          dataDir: node.dataDir,
+        },
+      ),
+      { mode: 0o600 },
+    )
   }
 
   async #members(): Promise<PatroniMember[]> {
