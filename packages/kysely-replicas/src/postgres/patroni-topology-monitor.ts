@@ -7,7 +7,7 @@ import { RoundSchedule } from '../topology/round-schedule.js'
 import { type PatroniClusterView, readPatroniCluster } from './patroni-cluster-view.js'
 import type { PatroniOptions } from './patroni-topology-options.js'
 import { PostgresTopologyMonitor } from './postgres-topology-monitor.js'
-import { checkNode, driverCheckPath } from './topology-check.js'
+import { checkNode, driverCheckPath, judgeCheckFailure } from './topology-check.js'
 
 /** Patroni states of a replica that serves: 3.0 says `running`, later versions `streaming`. */
 const SERVING_STATES = new Set(['running', 'streaming'])
@@ -15,7 +15,11 @@ const SERVING_STATES = new Set(['running', 'streaming'])
 /**
  * The monitor `patroniTopology()` makes: reads Patroni's `/cluster` every `intervalMs` (every
  * `outageIntervalMs` while no node takes writes, and out of turn when the primary fails or a node
- * comes back), and sets each node's role and lag from it. Nodes are matched to members by name.
+ * comes back), and sets each node's role and lag from it. Nodes are matched to members by name;
+ * with a node factory, a member the dialect has no node for gets one, and a node whose member is
+ * no longer listed is removed (drained). When the primary fails with a connection error, one SQL
+ * check of it decides: unreachable, it is marked down and writes fail fast with `NoPrimaryError`
+ * until Patroni names a leader that answers, as with `postgresTopology()`.
  * While no URL answers, the SQL checks of `postgresTopology()` run instead, until one does.
  */
 export class PatroniTopologyMonitor implements NodeMonitor {
@@ -27,14 +31,22 @@ export class PatroniTopologyMonitor implements NodeMonitor {
     errorMessage: 'kysely-replicas: the Patroni topology read failed',
   })
   readonly #onNodeUp = () => this.#rounds.request()
-  /** Former leaders: no reads until Patroni lists them on the leader's timeline. */
-  readonly #formerLeaders = new Set<DatabaseNode>()
+  /**
+   * No reads until Patroni lists them on the leader's timeline: former leaders (they may hold
+   * writes the new leader never had until rewound), and members that joined (one may be a
+   * former leader coming back).
+   */
+  readonly #unproven = new Set<DatabaseNode>()
   readonly #lagGate: LagGate
   #fallback: PostgresTopologyMonitor | undefined
   #urlIndex = 0
   #apiDown = false
   #started: Promise<void> | undefined
+  /** Removes the primary-failure listener, on close. */
+  #offPrimaryFailure: (() => void) | undefined
   #writable = true
+  /** The primary failed with a connection error since the last round: check it before trusting it. */
+  #primaryFailed = false
 
   constructor(context: MonitorContext, options: PatroniOptions) {
     this.#context = context
@@ -57,19 +69,25 @@ export class PatroniTopologyMonitor implements NodeMonitor {
   async close(): Promise<void> {
     this.#rounds.close()
     this.#context.events.off('node-up', this.#onNodeUp)
+    this.#offPrimaryFailure?.()
     await this.#rounds.running
     await this.#fallback?.close()
     this.#fallback = undefined
   }
 
   async #start(): Promise<void> {
-    this.#context.onPrimaryFailure(() => this.#rounds.request())
+    this.#offPrimaryFailure = this.#context.onPrimaryFailure(() => {
+      this.#primaryFailed = true
+      this.#rounds.request()
+    })
     this.#context.events.on('node-up', this.#onNodeUp)
     await this.#rounds.run()
   }
 
   async #round(): Promise<void> {
     const { urls, timeoutMs } = this.#options
+    const primaryFailed = this.#primaryFailed
+    this.#primaryFailed = false
     let view: PatroniClusterView
     try {
       const read = await readPatroniCluster(urls, this.#urlIndex, timeoutMs)
@@ -83,7 +101,7 @@ export class PatroniTopologyMonitor implements NodeMonitor {
       return
     }
     await this.#leaveFallback()
-    await this.#apply(view)
+    await this.#apply(view, primaryFailed)
   }
 
   /** No API answers: the SQL checks decide roles and lag until one does. */
@@ -109,12 +127,17 @@ export class PatroniTopologyMonitor implements NodeMonitor {
     await fallback?.close()
   }
 
-  async #apply(view: PatroniClusterView): Promise<void> {
+  async #apply(view: PatroniClusterView, primaryFailed: boolean): Promise<void> {
+    await this.#followMembership(view)
+    if (primaryFailed) {
+      await this.#checkPrimaries()
+    }
+    if (this.#rounds.closed) {
+      return
+    }
     const { nodes, events } = this.#context
     const leader = view.leader === undefined ? undefined : find(nodes, view.leader.name)
-    // Patroni names the leader as it promotes it: writes go there once its server says so.
-    const confirmed =
-      leader !== undefined && (leader.role === 'primary' || (await this.#takesWrites(leader)))
+    const confirmed = leader !== undefined && (await this.#confirmLeader(leader))
     if (this.#rounds.closed) {
       return
     }
@@ -130,10 +153,10 @@ export class PatroniTopologyMonitor implements NodeMonitor {
     if (leader !== undefined && confirmed) {
       for (const node of nodes) {
         if (node === leader) {
-          this.#formerLeaders.delete(node)
+          this.#unproven.delete(node)
           assume(node, 'primary')
         } else {
-          if (node.role === 'primary') this.#formerLeaders.add(node)
+          if (node.role === 'primary') this.#unproven.add(node)
           assume(node, 'replica')
         }
       }
@@ -147,7 +170,7 @@ export class PatroniTopologyMonitor implements NodeMonitor {
       const onLeaderTimeline =
         member?.timeline !== undefined && member.timeline === view.leader?.timeline
       if (onLeaderTimeline && SERVING_STATES.has(member?.state ?? '')) {
-        this.#formerLeaders.delete(node)
+        this.#unproven.delete(node)
       }
       const bytes = member?.lagBytes ?? node.lag?.bytes ?? 0
       // The gate sees every measurement, so that its hysteresis follows the lag alone.
@@ -155,7 +178,7 @@ export class PatroniTopologyMonitor implements NodeMonitor {
       const excluded =
         member === undefined ||
         !SERVING_STATES.has(member.state) ||
-        this.#formerLeaders.has(node) ||
+        this.#unproven.has(node) ||
         lagging
       const wasExcluded = node.lag?.excluded === true
       node.setLag(Object.freeze({ bytes, seconds: 0, excluded }))
@@ -169,10 +192,65 @@ export class PatroniTopologyMonitor implements NodeMonitor {
     for (const change of lagChanges) events.emit('lag', change)
   }
 
-  /** Whether the node's server is out of recovery: Patroni's promotion is done. */
-  async #takesWrites(node: DatabaseNode): Promise<boolean> {
-    const outcome = await checkNode(node, driverCheckPath(node.driver), this.#options.timeoutMs)
+  /**
+   * Whether Patroni's leader takes writes: the primary already known does; a new one is checked
+   * once (Patroni names the leader as it promotes it: writes go there once its server says so).
+   */
+  async #confirmLeader(leader: DatabaseNode): Promise<boolean> {
+    if (leader.role === 'primary') {
+      return true
+    }
+    const outcome = await checkNode(leader, driverCheckPath(leader.driver), this.#options.timeoutMs)
     return outcome.kind === 'report' && !outcome.report.inRecovery
+  }
+
+  /**
+   * The primary failed with a connection error: Patroni may list it as leader for a while yet
+   * (until its key expires), so one SQL check decides. Unreachable, it is marked down, writes
+   * fail fast with `NoPrimaryError`, and its probe (then a round) brings it back.
+   */
+  async #checkPrimaries(): Promise<void> {
+    const primaries = this.#context.nodes.filter(
+      (node) => node.role === 'primary' && node.health.isUp,
+    )
+    await Promise.all(
+      primaries.map(async (node) => {
+        const outcome = await checkNode(node, driverCheckPath(node.driver), this.#options.timeoutMs)
+        if (outcome.kind === 'failed' || outcome.kind === 'timeout') {
+          judgeCheckFailure(node, outcome)
+        }
+      }),
+    )
+  }
+
+  /**
+   * With a node factory, the nodes follow Patroni's members: one listed without a node gets
+   * one (no reads until it is seen serving below), one no longer listed is removed and drained.
+   * Without, the membership is fixed: an unlisted node only gets no reads.
+   */
+  async #followMembership(view: PatroniClusterView): Promise<void> {
+    const context = this.#context
+    if (!context.canAddNodes) {
+      return
+    }
+    for (const node of context.nodes) {
+      if (!view.members.has(node.name)) {
+        this.#unproven.delete(node)
+        context.removeNode(node)
+      }
+    }
+    const known = new Set(context.nodes.map((node) => node.name))
+    await Promise.all(
+      [...view.members.values()].map(async ({ name, host, port }) => {
+        if (known.has(name) || host === undefined || port === undefined) {
+          return
+        }
+        const added = await context.addNode({ name, host, port })
+        if (added !== undefined) {
+          this.#unproven.add(added)
+        }
+      }),
+    )
   }
 }
 

@@ -45,6 +45,11 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   readonly #ownPaths: OwnCheckPath[] = []
   #splitBrain: string | undefined
   #started: Promise<void> | undefined
+  /**
+   * Removes the primary-failure listener, on close: a Patroni monitor makes one of these for
+   * each outage of its API, and closes it when the API is back.
+   */
+  #offPrimaryFailure: (() => void) | undefined
   /** Whether the last check found a node that takes writes; checks run faster while not. */
   #writable = true
 
@@ -92,6 +97,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
   async close(): Promise<void> {
     this.#rounds.close()
     this.#context.events.off('node-up', this.#onNodeUp)
+    this.#offPrimaryFailure?.()
     try {
       await this.#settleRunning()
     } finally {
@@ -118,7 +124,7 @@ export class PostgresTopologyMonitor implements NodeMonitor {
 
   async #start(): Promise<void> {
     // A failed write on the primary may be a failover; a node back up may have changed role.
-    this.#context.onPrimaryFailure(() => this.#rounds.request())
+    this.#offPrimaryFailure = this.#context.onPrimaryFailure(() => this.#rounds.request())
     this.#context.events.on('node-up', this.#onNodeUp)
     await this.#rounds.run()
   }
