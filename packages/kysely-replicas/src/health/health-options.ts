@@ -77,7 +77,8 @@ export function normalizeHealth(config: HealthConfig | undefined): HealthOptions
   }
   for (const key of ['probeIntervalMs', 'maxProbeIntervalMs', 'probeTimeoutMs'] as const) {
     const value = options[key]
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    // Number.isFinite() is false for anything but a finite number: '100' and NaN included.
+    if (!Number.isFinite(value) || value <= 0) {
       throw new InvalidConfigError(
         `health.${key} must be a positive number of milliseconds, got ${String(value)}.`,
       )

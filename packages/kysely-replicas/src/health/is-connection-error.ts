@@ -3,8 +3,9 @@ import {
   isPostgresPoolSaturated,
 } from '../postgres/postgres-connection-errors.js'
 
-// Socket-level failures as Node.js reports them, whatever the database.
-const SOCKET_CODES: ReadonlySet<string> = new Set([
+// Socket-level failures as Node.js reports them, whatever the database. Typed to be asked about
+// any code: a number or an object is simply not in it.
+const SOCKET_CODES: ReadonlySet<unknown> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ECONNABORTED',
@@ -39,7 +40,7 @@ export function isConnectionError(error: unknown): boolean {
     return error.errors.some(isConnectionError)
   }
   const { code, message } = error as { code?: unknown; message?: unknown }
-  if (typeof code === 'string' && SOCKET_CODES.has(code)) {
+  if (SOCKET_CODES.has(code)) {
     return true
   }
   if (isPostgresConnectionError(error)) {

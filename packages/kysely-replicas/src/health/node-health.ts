@@ -172,10 +172,8 @@ export class NodeHealth {
     this.#timer = undefined
   }
 
+  // Called only while open: markDown() and #runProbe() check #closed first.
   #schedule(): void {
-    if (this.#closed) {
-      return
-    }
     this.#timer = setTimeout(() => void this.#runProbe(), this.#delay)
     this.#timer.unref?.()
   }

@@ -57,7 +57,8 @@ export function normalizeReadDeadline(
   }
   for (const key of ['minMs', 'maxMs', 'latencyFactor'] as const) {
     const value = options[key]
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    // Number.isFinite() is false for anything but a finite number: '100' and NaN included.
+    if (!Number.isFinite(value) || value <= 0) {
       throw new InvalidConfigError(
         `readDeadline.${key} must be a positive number, got ${String(value)}.`,
       )

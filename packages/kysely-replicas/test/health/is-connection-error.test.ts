@@ -64,6 +64,12 @@ describe('isConnectionError', () => {
     }
   })
 
+  it('reads only a message that is a string', () => {
+    const wordy = { toString: () => 'Connection terminated unexpectedly' }
+    expect(isConnectionError({ message: wordy })).toBe(false)
+    expect(isConnectionError({ message: ['socket hang up'] })).toBe(false)
+  })
+
   it('blames the node when any error of an AggregateError is a connection error', () => {
     const refused = withCode('ECONNREFUSED', 'connect ECONNREFUSED ::1:5432')
     const syntax = withCode('42601', 'syntax error')
