@@ -25,7 +25,8 @@ export class ConsistencyScope {
 
   /** Whether the last write's position is unknown (it could not be read). */
   get lastWriteUnplaced(): boolean {
-    return this.#lastWriteAt !== undefined && this.#lastWriteAt !== this.#positionAt
+    // #positionAt is only ever set to a write's time: both are unset until the first write.
+    return this.#lastWriteAt !== this.#positionAt
   }
 
   /** Records a write: its position when known, and its time. */

@@ -38,8 +38,10 @@ export class KnownReplay {
     if (known === undefined) {
       return -1n
     }
-    const server = known.server === undefined ? undefined : this.#servers.get(known.server)
-    return server !== undefined && server > known.position ? server : known.position
+    // A server's position includes what each of its connections saw (see note()).
+    return known.server === undefined
+      ? known.position
+      : (this.#servers.get(known.server) ?? known.position)
   }
 
   /** Notes the primary's position after a write recorded here. */
@@ -64,7 +66,11 @@ export class KnownReplay {
     waits = false,
   ): Promise<void> {
     const server = this.#connections.get(connection)?.server
-    const running = server === undefined ? undefined : this.#checking.get(server)
+    if (server === undefined) {
+      this.note(connection, await check())
+      return
+    }
+    const running = this.#checking.get(server)
     if (running !== undefined && target <= running.covers) {
       try {
         await running.task
@@ -76,16 +82,14 @@ export class KnownReplay {
       }
     }
     const task = check().then((replayed) => this.note(connection, replayed))
-    if (server !== undefined) {
-      const entry = { task, covers: waits ? target : this.#written }
-      this.#checking.set(server, entry)
-      const done = () => {
-        if (this.#checking.get(server) === entry) {
-          this.#checking.delete(server)
-        }
+    const entry = { task, covers: waits ? target : this.#written }
+    this.#checking.set(server, entry)
+    const done = () => {
+      if (this.#checking.get(server) === entry) {
+        this.#checking.delete(server)
       }
-      task.then(done, done)
     }
+    task.then(done, done)
     await task
   }
 

@@ -60,6 +60,7 @@ export interface ReadYourWritesConfig {
 /** {@link ReadYourWritesConfig} with defaults, for a given position source. */
 export interface ReadYourWritesOptions {
   readonly mode: 'position' | 'sticky'
+  /** Set in position mode only: sticky mode reads no position. */
   readonly positions: PositionSource | undefined
   readonly windowMs: number
   readonly maxWaitMs: number
@@ -112,14 +113,15 @@ export function normalizeReadYourWrites(
   }
   const options = {
     mode,
-    positions,
+    positions: mode === 'position' ? positions : undefined,
     windowMs: config?.windowMs ?? 2000,
     maxWaitMs: config?.maxWaitMs ?? 100,
     onTimeout: config?.onTimeout ?? 'primary',
     tokenSecret: config?.tokenSecret,
   } as const
   for (const key of ['windowMs', 'maxWaitMs'] as const) {
-    if (typeof options[key] !== 'number' || !Number.isFinite(options[key]) || options[key] < 0) {
+    // Number.isFinite() is false for anything but a finite number: '100' and NaN included.
+    if (!Number.isFinite(options[key]) || options[key] < 0) {
       throw new InvalidConfigError(`readYourWrites.${key} must be a number of milliseconds ≥ 0.`)
     }
   }

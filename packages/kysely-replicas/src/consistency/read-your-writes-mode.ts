@@ -29,10 +29,12 @@ export function describeReadYourWritesMode(
   if (options === undefined) {
     return Object.freeze({ mode: 'off', reason: 'readYourWrites is false in the config' })
   }
+  // Only `false` turns it off: here the config is an object or unset.
+  const given = config || undefined
   const reason =
-    config !== false && config?.mode !== undefined
-      ? `readYourWrites.mode is '${config.mode}' in the config`
-      : config !== false && config?.positions !== undefined
+    given?.mode !== undefined
+      ? `readYourWrites.mode is '${given.mode}' in the config`
+      : given?.positions !== undefined
         ? 'readYourWrites.positions is set in the config'
         : byDefault
   return Object.freeze({ mode: options.mode, reason })

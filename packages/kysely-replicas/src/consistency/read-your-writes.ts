@@ -8,6 +8,7 @@ import { ConsistencyScope } from './consistency-scope.js'
 import type { ConsistencyState } from './consistency-state.js'
 import { decodeToken, encodeToken } from './consistency-token.js'
 import type { ReplayedPosition } from './known-replay.js'
+import type { PositionSource } from './position-source.js'
 import type { ReadYourWritesOptions } from './read-your-writes-config.js'
 
 /** Where a read of the current scope may go: anywhere, the primary, or a replica at a position. */
@@ -37,11 +38,6 @@ export class ReadYourWrites {
     this.#state = state
   }
 
-  /** The scope of the code running now. */
-  scope(): ConsistencyScope {
-    return this.#state.scope()
-  }
-
   /** Where a read of the current scope may go. Cheap when the scope wrote nothing. */
   plan(): ReadPlan {
     const scope = this.#state.scope()
@@ -49,12 +45,10 @@ export class ReadYourWrites {
     if (lastWriteAt === undefined) {
       return 'any'
     }
-    // A write whose position is unknown (sticky mode, or the position could not be read) keeps
+    // A write whose position is unknown (sticky mode reads none, or it could not be read) keeps
     // its scope's reads on the primary for the window.
-    if (this.#options.mode === 'sticky' || scope.lastWriteUnplaced) {
-      if (Date.now() - lastWriteAt < this.#options.windowMs) {
-        return 'primary'
-      }
+    if (scope.lastWriteUnplaced && Date.now() - lastWriteAt < this.#options.windowMs) {
+      return 'primary'
     }
     return scope.position ?? 'any'
   }
@@ -68,7 +62,7 @@ export class ReadYourWrites {
     const scope = this.#state.scope()
     const { positions } = this.#options
     let position: bigint | undefined
-    if (this.#options.mode === 'position' && positions !== undefined) {
+    if (positions !== undefined) {
       try {
         position = await positions.primaryPosition(connection)
         this.#state.clusterId ??= await positions.clusterId(connection)
@@ -225,10 +219,11 @@ export class ReadYourWrites {
     // scope's reads on the primary for longer than the window.
     const lastWriteAt =
       content.lastWriteAt === undefined ? undefined : Math.min(content.lastWriteAt, Date.now())
-    if (content.position === undefined || this.#options.mode === 'sticky') {
+    const { positions } = this.#options
+    if (content.position === undefined || positions === undefined) {
       return new ConsistencyScope(undefined, lastWriteAt)
     }
-    const cluster = await this.#ownClusterId()
+    const cluster = await this.#ownClusterId(positions)
     // Unverifiable (no node answers): the position is kept. At worst a token from another
     // cluster costs one bounded wait, while dropping it could show a stale read.
     if (cluster !== undefined && cluster !== content.cluster) {
@@ -240,9 +235,8 @@ export class ReadYourWrites {
 
   // Any node tells the cluster's identity (physical replicas share the primary's), so a token is
   // verified while the primary is down, during a failover.
-  async #ownClusterId(): Promise<string | undefined> {
-    const { positions } = this.#options
-    if (this.#state.clusterId !== undefined || positions === undefined) {
+  async #ownClusterId(positions: PositionSource): Promise<string | undefined> {
+    if (this.#state.clusterId !== undefined) {
       return this.#state.clusterId
     }
     for (const node of this.#router.nodes) {
@@ -269,12 +263,10 @@ export class ReadYourWrites {
     if (this.#options.onTimeout === 'error' && !clamped) {
       throw new StaleReadError(Math.round(waited))
     }
-    if (this.#events.listening('consistency')) {
-      this.#events.emit('consistency', {
-        kind: 'read-on-primary',
-        detail: `no replica replayed ${position.toString(16)} within ${this.#options.maxWaitMs} ms`,
-      })
-    }
+    this.#events.emit('consistency', {
+      kind: 'read-on-primary',
+      detail: `no replica replayed ${position.toString(16)} within ${this.#options.maxWaitMs} ms`,
+    })
     return undefined
   }
 
@@ -284,23 +276,24 @@ export class ReadYourWrites {
     if (positions === undefined) {
       return false
     }
+    let current: bigint
     try {
-      const current = await this.#onNode(this.#router.primary, (connection) =>
+      current = await this.#onNode(this.#router.primary, (connection) =>
         positions.primaryPosition(connection),
       )
-      if (position <= current) {
-        return false
-      }
-      this.#state.scope().clamp(current)
-      this.#events.emit('consistency', {
-        kind: 'token-clamped',
-        detail: `position ${position.toString(16)} is beyond the primary's ${current.toString(16)}`,
-      })
-      return true
     } catch {
       // Without the primary's position the scope stays as it is.
       return false
     }
+    if (position <= current) {
+      return false
+    }
+    this.#state.scope().clamp(current)
+    this.#events.emit('consistency', {
+      kind: 'token-clamped',
+      detail: `position ${position.toString(16)} is beyond the primary's ${current.toString(16)}`,
+    })
+    return true
   }
 
   async #onNode<T>(

@@ -47,6 +47,13 @@ describe('consistency tokens', () => {
     expect(decodeToken(token, undefined)).toBe('malformed')
   })
 
+  it('accept a token of up to 512 characters', () => {
+    const sized = (length: number) => `ryw1.${'c'.repeat(length - 'ryw1..ff.10'.length)}.ff.10`
+    expect(sized(512)).toHaveLength(512)
+    expect(decodeToken(sized(512), undefined)).toMatchObject({ position: 255n, lastWriteAt: 36 })
+    expect(decodeToken(sized(513), undefined)).toBe('malformed')
+  })
+
   it.each([
     ['undefined', undefined],
     ['null', null],

@@ -7,7 +7,7 @@ import {
   replicationOf,
   StaleReadError,
 } from 'kysely-replicas'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createRecordedDatabase, type Database } from '../support/database.js'
 import type { Journal } from '../support/recording-dialect.js'
 
@@ -21,6 +21,10 @@ class MemoryPositions implements PositionSource {
   cluster = 'cluster-a'
   /** Set once the database (which makes the journal) exists. */
   journal: Journal | undefined
+  /** While set, replay checks wait for it once asked. */
+  gate: Promise<void> | undefined
+  /** Errors that replay checks fail with, by node. */
+  readonly replayErrors = new Map<string, Error>()
 
   async primaryPosition(connection: DatabaseConnection): Promise<bigint> {
     await this.#ask(connection, 'primary position')
@@ -30,6 +34,11 @@ class MemoryPositions implements PositionSource {
   // Each node is one server: what a check learns holds for the node's other connections.
   async replayedPosition(connection: DatabaseConnection): Promise<ReplayedPosition> {
     const server = await this.#ask(connection, 'replayed position')
+    await this.gate
+    const error = this.replayErrors.get(server)
+    if (error !== undefined) {
+      throw error
+    }
     return { position: this.replayed.get(server) ?? 0n, server }
   }
 
@@ -47,9 +56,14 @@ class MemoryPositions implements PositionSource {
   }
 }
 
-function createDatabase(readYourWrites: Omit<ReadYourWritesConfig, 'positions'> = {}) {
+function createDatabase(
+  readYourWrites: Omit<ReadYourWritesConfig, 'positions'> = {},
+  replicas = 2,
+) {
   const positions = new MemoryPositions()
-  const { db, journal } = createRecordedDatabase(2, {
+  const { db, journal } = createRecordedDatabase(replicas, {
+    // No probe during a test: a node marked down stays down.
+    health: { probeIntervalMs: 60_000, maxProbeIntervalMs: 60_000 },
     readYourWrites: { ...readYourWrites, positions },
   })
   positions.journal = journal
@@ -318,4 +332,98 @@ describe('read-your-writes by position', () => {
     })
     expect(token).toMatch(/^ryw1\.cluster-a\.500\./)
   })
+})
+
+describe('read-your-writes by position: waiting, sharing and failing checks', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('lets concurrent reads of one replica share one replay check', async () => {
+    const { db, journal, positions } = createDatabase({ maxWaitMs: 60_000 }, 1)
+    positions.replayed.set('replica-0', 100n)
+    const read = () => db.selectFrom('person').selectAll().execute()
+    await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 100n)
+      // Two reads at once: each of the two connections learns which server it reaches.
+      await Promise.all([read(), read()])
+      await write(db, positions, 200n)
+      positions.replayed.set('replica-0', 200n)
+      const checksBefore = journal.nodesFor('-- replayed position').length
+      let open = () => {}
+      positions.gate = new Promise<void>((resolve) => (open = resolve))
+      const reads = Promise.all([read(), read()])
+      // Both reads hold their connection: the second has joined the first one's check.
+      await vi.waitFor(() => expect(journal.outstanding.get('replica-0')).toBe(2))
+      await new Promise((resolve) => setImmediate(resolve))
+      open()
+      await reads
+      expect(journal.nodesFor('-- replayed position').length - checksBefore).toBe(1)
+    })
+    expect(journal.nodesFor('select * from "person"')).toEqual(new Array(4).fill('replica-0'))
+  })
+
+  it('reads on the primary at once when no replica is up', async () => {
+    const { db, journal, positions } = createDatabase({ maxWaitMs: 60_000 })
+    journal.down.add('replica-0').add('replica-1')
+    // A read finds both down (and falls back to the primary).
+    expect(await readNode(db, journal)).toBe('primary')
+    const node = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 100n)
+      return readNode(db, journal)
+    })
+    expect(node).toBe('primary')
+    expect(journal.nodesFor('-- replayed position')).toEqual([])
+  })
+
+  it('asks every replica again every 5 ms, and gives up at maxWaitMs exactly', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    const { db, journal, positions } = createDatabase({ maxWaitMs: 7 })
+    let node: string | undefined
+    const reading = replicationOf(db).runInScope(async () => {
+      await write(db, positions, 200n)
+      node = await readNode(db, journal)
+    })
+    const checksAfter = async (ms: number) => {
+      await vi.advanceTimersByTimeAsync(ms)
+      return journal.nodesFor('-- replayed position').length
+    }
+    // Rounds at 0, 5 and 7 ms, both replicas each time.
+    expect(await checksAfter(0)).toBe(2)
+    expect(await checksAfter(4)).toBe(2)
+    expect(await checksAfter(1)).toBe(4)
+    expect([await checksAfter(1), node]).toEqual([4, undefined])
+    expect([await checksAfter(1), node]).toEqual([6, 'primary'])
+    await reading
+  })
+
+  it.each([
+    ['a connection error marks it down', new Error('Connection terminated unexpectedly'), false],
+    [
+      'an SQL error leaves it up',
+      Object.assign(new Error('function pg_last_wal_replay_lsn() does not exist'), {
+        code: '42883',
+      }),
+      true,
+    ],
+  ])(
+    'skips a replica whose replay check fails, and gives its connection back: %s',
+    async (_, error, healthy) => {
+      const { db, journal, positions } = createDatabase({ maxWaitMs: 20 })
+      positions.replayed.set('replica-0', 100n)
+      positions.replayed.set('replica-1', 100n)
+      positions.replayErrors.set('replica-0', error)
+      const nodes = await replicationOf(db).runInScope(async () => {
+        await write(db, positions, 100n)
+        return [await readNode(db, journal), await readNode(db, journal)]
+      })
+      expect(nodes).toEqual(['replica-1', 'replica-1'])
+      expect(
+        replicationOf(db)
+          .stats()
+          .find((node) => node.name === 'replica-0')?.healthy,
+      ).toBe(healthy)
+      expect(journal.allReleased).toBe(true)
+    },
+  )
 })

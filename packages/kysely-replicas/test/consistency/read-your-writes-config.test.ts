@@ -93,6 +93,7 @@ describe('readYourWrites option', () => {
       'sqlite',
       /positions must be a PositionSource/,
     ],
+    ['positions: null', { positions: null }, 'postgres', /positions must be a PositionSource/],
     [
       'positions missing a method',
       { positions: { primaryPosition: async () => 1n } },
@@ -128,6 +129,34 @@ describe('readYourWrites option', () => {
     ],
   ] as const)('accepts %s', (_, option, primary) => {
     expect(() => dialect(option, primary)).not.toThrow()
+  })
+
+  it('reads no position in sticky mode, even with positions given', async () => {
+    const asked: string[] = []
+    const spy: PositionSource = {
+      primaryPosition: async () => {
+        asked.push('primary position')
+        return 1n
+      },
+      replayedPosition: async () => {
+        asked.push('replayed position')
+        return 1n
+      },
+      clusterId: async () => {
+        asked.push('cluster id')
+        return 'c'
+      },
+    }
+    const journal = new Journal()
+    const db = new Kysely<Database>({
+      dialect: dialect({ mode: 'sticky', positions: spy }, 'postgres', journal),
+    })
+    await replicationOf(db).runInScope(async () => {
+      await db.insertInto('person').values({ id: 1, name: 'a' }).execute()
+      await db.selectFrom('person').selectAll().execute()
+    })
+    expect(asked).toEqual([])
+    expect(journal.nodesFor('select')).toEqual(['primary'])
   })
 
   it('defaults to sticky mode on a primary that is not PostgreSQL', async () => {

@@ -1,9 +1,10 @@
-import type { Kysely } from 'kysely'
+import { CompiledQuery, type Kysely } from 'kysely'
 import {
   type ConsistencyEvent,
   type PositionSource,
   type ReadYourWritesConfig,
   replicationOf,
+  StaleReadError,
 } from 'kysely-replicas'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { decodeToken, encodeToken } from '../../src/consistency/consistency-token.js'
@@ -14,14 +15,29 @@ const SECRET = 'the-secret-of-these-tests-0123456789'
 
 /** A primary at `primary`, every replica at `replayed`, in a cluster named `cluster`. */
 function createDatabase(readYourWrites: Omit<ReadYourWritesConfig, 'positions'> = {}) {
-  const state = { primary: 0x1000n, replayed: 0x1000n, cluster: 'cluster-a', asked: 0 }
+  const state = {
+    primary: 0x1000n,
+    replayed: 0x1000n,
+    cluster: 'cluster-a',
+    asked: 0,
+    askedCluster: 0,
+    primaryFails: false,
+  }
   const positions: PositionSource = {
-    primaryPosition: async () => state.primary,
+    primaryPosition: async () => {
+      if (state.primaryFails) {
+        throw new Error('the primary does not answer')
+      }
+      return state.primary
+    },
     replayedPosition: async () => {
       state.asked++
       return state.replayed
     },
-    clusterId: async () => state.cluster,
+    clusterId: async () => {
+      state.askedCluster++
+      return state.cluster
+    },
   }
   const { db, journal } = createRecordedDatabase(2, {
     readYourWrites: { maxWaitMs: 20, ...readYourWrites, positions },
@@ -189,11 +205,117 @@ describe('tokens given to runInScope()', () => {
       },
     })
     const token = encodeToken({ cluster: 'cluster-a', position: 0x800n, lastWriteAt: 1 }, undefined)
-    const nodes = await replicationOf(db).runInScope(
-      async () => [await readNode(db, journal), await readNode(db, journal)],
+    const result = await replicationOf(db).runInScope(
+      async () => ({
+        nodes: [await readNode(db, journal), await readNode(db, journal)],
+        scope: currentScope(db),
+      }),
       token,
     )
-    expect(nodes).toEqual(['replica-0', 'replica-1'])
+    expect(result.nodes).toEqual(['replica-0', 'replica-1'])
+    expect(result.scope.position).toBe(0x800n)
+  })
+
+  it('ask which cluster they serve once, of the first node up that answers', async () => {
+    const askedOn: string[] = []
+    const { db, journal } = createRecordedDatabase(2, {
+      health: { probeIntervalMs: 60_000, maxProbeIntervalMs: 60_000 },
+      readYourWrites: {
+        positions: {
+          primaryPosition: async () => 0x1000n,
+          replayedPosition: async () => 0x1000n,
+          clusterId: async (connection) => {
+            await connection.executeQuery(CompiledQuery.raw('-- cluster id'))
+            askedOn.push(journal.entries.at(-1)?.node ?? '')
+            return 'cluster-a'
+          },
+        },
+      },
+    })
+    // replica-0 fails a read and is marked down; then the primary stops answering too.
+    journal.down.add('replica-0')
+    await readNode(db, journal)
+    journal.down.add('primary')
+    const attempts = () => [journal.attempts.get('primary'), journal.attempts.get('replica-0')]
+    const before = attempts()
+    const token = encodeToken({ cluster: 'cluster-a', position: 0x800n, lastWriteAt: 1 }, undefined)
+    for (let i = 0; i < 3; i++) {
+      await replicationOf(db).runInScope(() => readNode(db, journal), token)
+    }
+    // The primary was tried once (it is not known to be down), replica-0 never.
+    expect(askedOn).toEqual(['replica-1'])
+    expect(attempts()).toEqual([(before[0] ?? 0) + 1, before[1]])
+  })
+
+  it('give back the empty token of a scope that wrote nothing', async () => {
+    const { db } = createDatabase()
+    const token = await replicationOf(db).runInScope(() => replicationOf(db).token(), 'ryw1...')
+    expect(token).toBe('ryw1...')
+  })
+
+  it('take a token with a time and no position (a write whose position was unknown) without asking anything', async () => {
+    // Whatever cluster it names, a token without a position cannot cause a stale read: its
+    // reads go to the primary for the window, then anywhere.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const { db, journal, events, state } = createDatabase({ windowMs: 1000 })
+    const token = encodeToken(
+      { cluster: 'cluster-b', position: undefined, lastWriteAt: Date.now() },
+      undefined,
+    )
+    const nodes = await replicationOf(db).runInScope(async () => {
+      const during = await readNode(db, journal)
+      vi.setSystemTime(Date.now() + 1000)
+      return [during, await readNode(db, journal)]
+    }, token)
+    expect(nodes[0]).toBe('primary')
+    expect(nodes[1]).toMatch(/^replica-/)
+    expect(events).toEqual([])
+    expect([state.askedCluster, state.asked]).toEqual([0, 0])
+  })
+
+  it("in sticky mode, read a position token's scope on the primary for the window only", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const { db, journal, events, state } = createDatabase({ mode: 'sticky', windowMs: 1000 })
+    const token = encodeToken(
+      { cluster: 'cluster-a', position: 0x800n, lastWriteAt: Date.now() },
+      undefined,
+    )
+    const nodes = await replicationOf(db).runInScope(async () => {
+      const during = await readNode(db, journal)
+      vi.setSystemTime(Date.now() + 1000)
+      return [during, await readNode(db, journal)]
+    }, token)
+    expect(nodes[0]).toBe('primary')
+    expect(nodes[1]).toMatch(/^replica-/)
+    expect(events).toEqual([])
+    expect([state.askedCluster, state.asked]).toEqual([0, 0])
+  })
+
+  describe("with onTimeout: 'error'", () => {
+    it('read a position from the future on the primary, lowered, rather than throw', async () => {
+      const { db, journal, events } = createDatabase({ onTimeout: 'error' })
+      const token = encodeToken(
+        { cluster: 'cluster-a', position: 0x9000n, lastWriteAt: 1 },
+        undefined,
+      )
+      const node = await replicationOf(db).runInScope(() => readNode(db, journal), token)
+      expect(node).toBe('primary')
+      expect(events.map((event) => event.kind)).toEqual(['token-clamped', 'read-on-primary'])
+    })
+
+    it("throw StaleReadError when the primary's position cannot be read to compare", async () => {
+      const { db, journal, state } = createDatabase({ onTimeout: 'error' })
+      state.replayed = 0x100n
+      state.primaryFails = true
+      const token = encodeToken(
+        { cluster: 'cluster-a', position: 0x800n, lastWriteAt: 1 },
+        undefined,
+      )
+      await expect(
+        replicationOf(db).runInScope(() => readNode(db, journal), token),
+      ).rejects.toThrow(StaleReadError)
+      expect(journal.allReleased).toBe(true)
+    })
   })
 
   it('do not keep reads on the primary past the window for a time from the future', async () => {
