@@ -63,11 +63,7 @@ export function createBalancer(option: BalancingOption | undefined): Balancer {
     }
   } else if (typeof option === 'function') {
     return new FunctionBalancer(option)
-  } else if (
-    typeof option === 'object' &&
-    option !== null &&
-    typeof (option as Partial<Balancer>).pick === 'function'
-  ) {
+  } else if (option !== null && typeof (option as Partial<Balancer>).pick === 'function') {
     return new CheckedBalancer(option)
   }
   throw new InvalidConfigError(

@@ -83,7 +83,7 @@ function snapshot(node: DatabaseNode): ReplicaCandidate {
 
 // The position among the candidates of what the function returned, or -1.
 function findCandidate(snapshots: readonly ReplicaCandidate[], chosen: unknown): number {
-  if (typeof chosen === 'object' && chosen !== null) {
+  if (typeof chosen === 'object') {
     // Only the objects of this call: a look-alike or a snapshot kept from an earlier call may
     // describe a replica that is no longer a candidate.
     return snapshots.indexOf(chosen as ReplicaCandidate)
@@ -91,10 +91,8 @@ function findCandidate(snapshots: readonly ReplicaCandidate[], chosen: unknown):
   if (typeof chosen === 'string') {
     return snapshots.findIndex((candidate) => candidate.name === chosen)
   }
-  if (typeof chosen === 'number') {
-    return snapshots.findIndex((candidate) => candidate.index === chosen)
-  }
-  return -1
+  // An index; anything else (undefined, a boolean) equals no candidate's.
+  return snapshots.findIndex((candidate) => candidate.index === chosen)
 }
 
 /** What a balancer returned, for an error message. */

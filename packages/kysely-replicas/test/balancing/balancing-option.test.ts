@@ -68,6 +68,27 @@ describe('the balancing option of the dialect', () => {
     ])
   })
 
+  it('has every read timed for a balancer that reads latency, one in 16 otherwise', async () => {
+    const samplesSeen = async (usesLatency: boolean) => {
+      const seen: number[] = []
+      await readNodes(
+        {
+          usesLatency,
+          pick: (candidates) => {
+            const node = candidates[0] as (typeof candidates)[number]
+            seen.push(node.stats.samples)
+            return node
+          },
+        },
+        [1],
+        4,
+      )
+      return seen
+    }
+    expect(await samplesSeen(true)).toEqual([0, 1, 2, 3])
+    expect(await samplesSeen(false)).toEqual([0, 1, 1, 1])
+  })
+
   it('uses a Balancer given as balancing', async () => {
     const nodes = await readNodes(
       { pick: (candidates) => candidates[candidates.length - 1] as (typeof candidates)[number] },

@@ -48,8 +48,21 @@ describe('createBalancer', () => {
   })
 
   it.each([
-    ['an unknown name', 'fastest', '"fastest"'],
-    ['a name in the wrong case', 'Round-Robin', '"Round-Robin"'],
+    ['latency-aware', true],
+    ['a function', true],
+    ['round-robin', false],
+    ['random', false],
+    ['weighted', false],
+    ['least-outstanding', false],
+  ] as const)('has every query timed with %s only if it reads latency', (name, timed) => {
+    const option = name === 'a function' ? () => 0 : name
+    expect(createBalancer(option).usesLatency === true).toBe(timed)
+  })
+
+  it.each([
+    ['an unknown name', 'fastest', 'got "fastest".'],
+    ['a name in the wrong case', 'Round-Robin', `got "Round-Robin" (did you mean 'round-robin'?).`],
+    ['a misspelt name', 'wieghted', `got "wieghted" (did you mean 'weighted'?).`],
     ['an empty name', '', '""'],
     ['an inherited property name', 'toString', '"toString"'],
     ['null', null, 'got null'],

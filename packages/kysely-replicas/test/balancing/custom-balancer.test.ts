@@ -73,6 +73,21 @@ describe('FunctionBalancer', () => {
     expect(error.message).toContain('(0, 2)')
   })
 
+  it('says what it returned and what it could have returned', () => {
+    expect(() => pickWith(() => 'eu-b')).toThrow(
+      'The balancing function returned "eu-b", which is not one of its candidates. Return one ' +
+        'of the candidate objects it was given, a candidate\'s name ("eu-a", "eu-c") or a ' +
+        "candidate's index (0, 2).",
+    )
+    expect(() => pickWith(() => ({ name: 7 }))).toThrow(
+      'The balancing function returned an object, which is not one of its candidates.',
+    )
+  })
+
+  it('has every query timed: the function may read latencyMs', () => {
+    expect(new FunctionBalancer(() => 0).usesLatency).toBe(true)
+  })
+
   it('refuses a snapshot kept from an earlier call', () => {
     let kept: ReplicaCandidate | undefined
     const balancer = new FunctionBalancer((given) => {

@@ -21,6 +21,23 @@ describe('LatencyAwareBalancer', () => {
     expect(random).not.toHaveBeenCalled()
   })
 
+  // Three replicas whose costs are 3, 2 and 1 (replica 2 is the fastest), or all equal.
+  it.each([
+    ['the first two', [0, 0], [3, 2, 1], 1],
+    ['the second and first', [0.4, 0], [3, 2, 1], 1],
+    ['the second and third', [0.5, 0.5], [3, 2, 1], 2],
+    ['the third and first', [0.9, 0], [3, 2, 1], 2],
+    ['the third and second', [0.9, 0.9], [3, 2, 1], 2],
+    ['the first and third', [0, 0.9], [3, 2, 1], 2],
+    ['the last two, from a generator that returns 1', [1, 1], [3, 2, 1], 2],
+    ['two equal ones: the first drawn wins', [0, 0], [1, 1, 1], 0],
+    ['two equal ones, drawn the other way', [0.5, 0], [1, 1, 1], 1],
+  ])('draws %s with its random source and keeps the cheaper', (_, draws, latencies, expected) => {
+    const balancer = new LatencyAwareBalancer({ random: sequence(...draws) })
+    const nodes = replicas(...latencies.map((latencyMs) => ({ served: 1, latencyMs })))
+    expect(balancer.pick(nodes).index).toBe(expected)
+  })
+
   it('never sends a read to the slower of two replicas while both are idle', () => {
     const balancer = new LatencyAwareBalancer({ random: seededRandom(1) })
     expect(countPicks(balancer, replicas(slow, fast), 1000)).toEqual([0, 1000])
