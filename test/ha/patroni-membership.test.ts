@@ -4,7 +4,7 @@ import {
   PgCluster,
 } from '@kysely-replicas/pg-cluster'
 import { Kysely, sql } from 'kysely'
-import { replicationOf } from 'kysely-replicas'
+import { isConnectionError, NoPrimaryError, replicationOf } from 'kysely-replicas'
 import { createPostgresReplicatedDialect, patroniTopology } from 'kysely-replicas/postgres'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
@@ -122,7 +122,75 @@ describe.skipIf(!inject('haAvailable'))('Patroni members that join and leave', (
         .map((node) => node.name),
     ).not.toContain(joined.name)
   })
+
+  it('follows a planned switchover: writes move to the new leader, no read fails', async () => {
+    const old = await cluster.waitForLeader()
+    await sql`create table if not exists switch_write (id int primary key)`.execute(db)
+    const writes = writeLoad(db, 4)
+    const reads = readLoad(db, 4, 0)
+    let leader: PatroniClusterNode
+    try {
+      await pause(500)
+      leader = await cluster.switchover()
+      const switchedAt = performance.now()
+      await vi.waitFor(
+        () =>
+          expect(writes.done.some((write) => write.ok && write.startedAt > switchedAt)).toBe(true),
+        { timeout: 20_000, interval: 20 },
+      )
+    } finally {
+      await Promise.all([writes.stop(), reads.stop()])
+    }
+    const failedWrites = writes.done.filter((write) => !write.ok)
+    console.info(
+      `patroni switchover: ${old.name} -> ${leader.name}; ${failedWrites.filter((write) => write.error instanceof NoPrimaryError).length} writes refused (NoPrimaryError), ` +
+        `${failedWrites.filter((write) => !(write.error instanceof NoPrimaryError)).length} failed in flight, ${reads.done.length} reads`,
+    )
+    expect(leader.name).not.toBe(old.name)
+    expect(reads.failures()).toEqual([])
+    // Writes failed only as refused while no leader took them, or in flight at the demotion.
+    for (const { error } of writes.done.filter((each) => !each.ok)) {
+      expect(error instanceof NoPrimaryError || isConnectionError(error), String(error)).toBe(true)
+    }
+    const acked = writes.done.filter((write) => write.ok).map((write) => write.id)
+    const rows = await cluster.query<{ id: number }>(leader, 'select id from switch_write')
+    const stored = new Set(rows.map((row) => row.id))
+    expect(acked.filter((id) => !stored.has(id))).toEqual([])
+    const roles = Object.fromEntries(
+      replicationOf(db)
+        .stats()
+        .map((node) => [node.name, node.role]),
+    )
+    expect(roles).toEqual({ [leader.name]: 'primary', [old.name]: 'replica' })
+  })
 })
+
+/** `writers` loops inserting ids 1, 2, 3, … into switch_write; every outcome kept. */
+function writeLoad(db: Kysely<Record<string, never>>, writers: number) {
+  const done: Array<{ id: number; startedAt: number; ok: boolean; error?: unknown }> = []
+  let next = 1
+  let running = true
+  const loops = Array.from({ length: writers }, async () => {
+    while (running) {
+      const id = next++
+      const startedAt = performance.now()
+      try {
+        await sql`insert into switch_write values (${id})`.execute(db)
+        done.push({ id, startedAt, ok: true })
+      } catch (error) {
+        done.push({ id, startedAt, ok: false, error })
+        await pause(10)
+      }
+    }
+  })
+  return {
+    done,
+    stop: async () => {
+      running = false
+      await Promise.all(loops)
+    },
+  }
+}
 
 /** `readers` loops of reads that take `seconds` each; every read kept with where it ran. */
 function readLoad(db: Kysely<Record<string, never>>, readers: number, seconds: number) {
