@@ -124,8 +124,10 @@ const OWN_KEYS = new Set(['name', 'weight', 'zone'])
  * node built with the given pool class and wrapped with `handlePoolErrors`,
  * `connectionTimeoutMillis` 2000 unless set, the first node as the configured primary, and the
  * `postgresTopology()` monitor on. Roles are discovered when the dialect starts and followed
- * through failovers, so the order of `nodes` is only the initial guess. The pools are closed by
- * `db.destroy()`.
+ * through failovers, so the order of `nodes` is only the initial guess. With a monitor that knows
+ * the membership (`patroniTopology()`), a server that joins gets a pool of its own with the first
+ * node's settings at its address, and one that leaves has its pool ended once its queries are
+ * done. The pools are closed by `db.destroy()`.
  *
  * ```ts
  * import { Kysely } from 'kysely'

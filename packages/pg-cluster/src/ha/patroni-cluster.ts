@@ -87,9 +87,12 @@ const STOP_TIMEOUT_MS = 30_000
 /**
  * A PostgreSQL cluster whose failovers Patroni decides, on 127.0.0.1: one etcd and one Patroni
  * per node, each Patroni running its PostgreSQL from the system's binaries. Nobody calls
- * `promote`: kill the leader's host (`kill(node)`) and Patroni elects another after `ttl`.
- * Started by `PgCluster.start({ ha: 'patroni' })`; stopped, with its files removed, when the
- * process ends, unless `detach()`ed.
+ * `promote`: kill the leader's host (`kill(node)`) and Patroni elects another after `ttl`, or ask
+ * Patroni for a planned `switchover()`; hosts join and leave with `addMember()` and
+ * `removeMember()`. Started by `PgCluster.start({ ha: 'patroni' })`; stopped, with its files
+ * removed, when the process ends, unless `detach()`ed. It is not a `ReplicatedCluster`: Patroni
+ * owns the roles that contract lets a test script (`promote`, `rejoinAsReplica`, stopping one
+ * server); the package README says why.
  *
  * ```ts
  * const cluster = await PgCluster.start({ ha: 'patroni', replicas: 2, synchronousMode: true })
