@@ -12,7 +12,6 @@ export interface Watched {
 export class DeadlineWatch {
   readonly #tickMs: number
   readonly #due = new Map<Watched, number>()
-  #now = 0
   #timer: ReturnType<typeof setInterval> | undefined
 
   constructor(tickMs: number) {
@@ -22,11 +21,11 @@ export class DeadlineWatch {
   /** Tells `watched` once `ms` have passed, unless it was removed before. */
   add(watched: Watched, ms: number): void {
     if (this.#timer === undefined) {
-      this.#now = performance.now()
       this.#timer = setInterval(() => this.#tick(), this.#tickMs)
       this.#timer.unref?.()
     }
-    this.#due.set(watched, this.#now + ms)
+    // From now, not from the last tick: a deadline may fire late, never early.
+    this.#due.set(watched, performance.now() + ms)
   }
 
   delete(watched: Watched): void {
@@ -40,7 +39,6 @@ export class DeadlineWatch {
       return
     }
     const now = performance.now()
-    this.#now = now
     for (const [watched, due] of this.#due) {
       if (due <= now) {
         this.#due.delete(watched)
