@@ -158,6 +158,14 @@ describe('raw fragments that a replica refuses, run through the dialect', () => 
       () => person().select(sql`lo_open(${largeObject}, ${0x20000})`.as('fd')),
     ],
     [
+      'a lock after a line comment that a carriage return ends',
+      () => person().modifyEnd(sql`-- lock it\rfor share`),
+    ],
+    [
+      'a lock in the text of a node inside a line comment',
+      () => person().modifyEnd(sql`-- ${db.selectNoFrom(sql.lit('\nfor update --').as('x'))}`),
+    ],
+    [
       'lo_open for writing through eb.fn',
       () =>
         person().select((eb) => eb.fn('lo_open', [eb.val(largeObject), eb.val(0x60000)]).as('fd')),
@@ -165,6 +173,13 @@ describe('raw fragments that a replica refuses, run through the dialect', () => 
   ])('%s', async (_name, query) => {
     const { port } = await query().executeTakeFirstOrThrow()
     expect(port).toBe(primaryPort)
+  })
+
+  it('sends raw sql naming a column constructor to a replica', async () => {
+    const { port } = await person()
+      .select(sql<number>`(select 1 as constructor)`.as('c'))
+      .executeTakeFirstOrThrow()
+    expect(port).not.toBe(primaryPort)
   })
 
   it('still sends lo_open for reading to a replica', async () => {

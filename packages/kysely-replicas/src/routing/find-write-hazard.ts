@@ -264,8 +264,7 @@ function walkList(
     return undefined
   }
   for (let i = 0; i < nodes.length; i++) {
-    const node = nodes[i]
-    const hazard = node === undefined ? undefined : findWriteHazard(node, options)
+    const hazard = findWriteHazard(nodes[i] as OperationNode, options)
     if (hazard !== undefined) {
       return hazard
     }

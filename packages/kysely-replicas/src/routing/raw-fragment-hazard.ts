@@ -22,14 +22,16 @@ const FOR_UPDATE = writeBecause('row-lock', 'for update')
 const FOR_NO_KEY_UPDATE = writeBecause('row-lock', 'for no key update')
 const FOR_SHARE = writeBecause('row-lock', 'for share')
 const FOR_KEY_SHARE = writeBecause('row-lock', 'for key share')
-const STATEMENTS: Readonly<Partial<Record<string, QueryClassification>>> = Object.freeze({
-  insert: writeBecause('data-modifying-cte', 'raw insert'),
-  update: writeBecause('data-modifying-cte', 'raw update'),
-  delete: writeBecause('data-modifying-cte', 'raw delete'),
-  merge: writeBecause('data-modifying-cte', 'raw merge'),
+const RAW_UPDATE = writeBecause('data-modifying-cte', 'raw update')
+// A map, not an object: any word of the text is looked up, `constructor` and `__proto__` too.
+const STATEMENTS: ReadonlyMap<string, QueryClassification> = new Map([
+  ['insert', writeBecause('data-modifying-cte', 'raw insert')],
+  ['update', RAW_UPDATE],
+  ['delete', writeBecause('data-modifying-cte', 'raw delete')],
+  ['merge', writeBecause('data-modifying-cte', 'raw merge')],
   // `select … into t from …` creates a table.
-  into: writeBecause('statement', 'select into'),
-})
+  ['into', writeBecause('statement', 'select into')],
+])
 // A raw piece that ends in the middle of a lock clause: the next piece (another `modifyEnd`)
 // may finish it.
 const UNFINISHED_LOCK = writeBecause('row-lock', 'for (split)')
@@ -92,7 +94,7 @@ function findTokenHazard(
     const token = tokens[i] as SqlToken
     const hazard =
       token.kind === 'word'
-        ? keywordHazard(tokens, i)
+        ? keywordHazard(token.text, tokens, i)
         : token.text === '(' || token.kind === 'opaque'
           ? callHazard(tokens, i, values, options)
           : undefined
@@ -108,19 +110,23 @@ function findTokenHazard(
   )
 }
 
-function keywordHazard(tokens: readonly SqlToken[], i: number): QueryClassification | undefined {
-  const word = tokens[i]?.text
+/** The hazard of `word`, the token at `i`, read with the words before it. */
+function keywordHazard(
+  word: string,
+  tokens: readonly SqlToken[],
+  i: number,
+): QueryClassification | undefined {
   if (word === 'update') {
     if (isWord(tokens[i - 1], 'for')) return FOR_UPDATE
     if (isWord(tokens[i - 1], 'key') && isWord(tokens[i - 2], 'no')) return FOR_NO_KEY_UPDATE
-    return STATEMENTS.update
+    return RAW_UPDATE
   }
   if (word === 'share') {
     if (isWord(tokens[i - 1], 'for')) return FOR_SHARE
     if (isWord(tokens[i - 1], 'key') && isWord(tokens[i - 2], 'for')) return FOR_KEY_SHARE
     return undefined
   }
-  return word === undefined ? undefined : STATEMENTS[word]
+  return STATEMENTS.get(word)
 }
 
 function unfinishedLock(tokens: readonly SqlToken[]): QueryClassification | undefined {
@@ -206,17 +212,20 @@ function literalValue(
   argument: readonly SqlToken[],
   values: readonly unknown[],
 ): { readonly value: unknown } | undefined {
-  const token = argument[0]
-  if (argument.length !== 1 || token === undefined) {
+  if (argument.length !== 1) {
     return undefined
   }
+  const token = argument[0] as SqlToken
   if (token.kind === 'number' || token.kind === 'string') {
     return { value: token.text }
   }
   if (token.kind === 'word' && token.text === 'null') {
     return { value: null }
   }
-  const index = token.kind === 'parameter' ? Number(token.text) - PARAMETER_BASE : -1
+  if (token.kind !== 'parameter') {
+    return undefined
+  }
+  const index = Number(token.text) - PARAMETER_BASE
   return index >= 0 && index < values.length ? { value: values[index] } : undefined
 }
 

@@ -68,8 +68,6 @@ function render(node: OperationNode, values: unknown[]): string {
       const name = render(column, values)
       return table === undefined ? name : `${render(table, values)}.${name}`
     }
-    case 'SelectAllNode':
-      return '*'
     case 'ValueNode': {
       const { value, immediate } = node as ValueNode
       if (immediate) return immediateText(value)

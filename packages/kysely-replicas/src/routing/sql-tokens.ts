@@ -78,8 +78,7 @@ class Lexer {
       if (isBlank(code)) {
         this.#i++
       } else if (code === 45 && next === '-') {
-        const end = text.indexOf('\n', this.#i)
-        this.#i = end === -1 ? text.length : end + 1
+        this.#lineComment()
       } else if (code === 47 && next === '*') {
         this.#blockComment()
       } else if (code === 39) {
@@ -95,10 +94,24 @@ class Lexer {
       } else if (isIdentifierStart(code)) {
         this.#wordOrPrefixedLiteral(code, next)
       } else {
-        this.tokens.push({ kind: 'symbol', text: text[this.#i] ?? '' })
+        this.tokens.push({ kind: 'symbol', text: text[this.#i] as string })
         this.#i++
       }
     }
+  }
+
+  /**
+   * `--` to the end of the line, which a carriage return ends too. A node inside may end the
+   * line early: its text can hold a line break.
+   */
+  #lineComment(): void {
+    const text = this.#text
+    let i = this.#i + 2
+    while (i < text.length && text[i] !== '\n' && text[i] !== '\r') {
+      this.#hiddenOpaqueCheck(i)
+      i++
+    }
+    this.#i = i + 1
   }
 
   #blockComment(): void {
@@ -183,9 +196,8 @@ class Lexer {
       this.#i = i
       return
     }
-    if (isIdentifierStart(text.charCodeAt(i))) {
-      while (i < text.length && isIdentifierChar(text.charCodeAt(i)) && text[i] !== '$') i++
-    }
+    // A tag cannot start with a digit: `$1` was taken above.
+    while (isIdentifierChar(text.charCodeAt(i)) && text[i] !== '$') i++
     if (text[i] !== '$') {
       this.tokens.push({ kind: 'symbol', text: '$' })
       this.#i = start + 1
@@ -193,12 +205,12 @@ class Lexer {
     }
     const tag = text.slice(start, i + 1)
     const end = text.indexOf(tag, i + 1)
-    for (let j = i + 1; j < (end === -1 ? text.length : end); j++) this.#hiddenOpaqueCheck(j)
     if (end === -1) {
       this.#i = text.length
       this.unreadable = true
       return
     }
+    for (let j = i + 1; j < end; j++) this.#hiddenOpaqueCheck(j)
     this.tokens.push({ kind: 'literal', text: '' })
     this.#i = end + tag.length
   }
@@ -274,7 +286,7 @@ function applyUescape(tokens: readonly (SqlToken & { unicode?: boolean })[]): Sq
     const next = tokens[i + 1]
     const custom =
       next?.kind === 'word' && next.text === 'uescape' && tokens[i + 2]?.kind === 'string'
-    const escapeChar = custom ? (tokens[i + 2]?.text ?? '\\') : '\\'
+    const escapeChar = custom ? (tokens[i + 2] as SqlToken).text : '\\'
     result.push({ kind: 'name', text: decodeUnicodeEscapes(token.text, escapeChar) })
     if (custom) i += 2
   }

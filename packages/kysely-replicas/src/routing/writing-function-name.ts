@@ -2,10 +2,10 @@
  * The form function names are compared in: lower-case, without double quotes, without spaces
  * around the dot. Quoted names are case-sensitive in PostgreSQL, so folding them can only match
  * more calls, never fewer: a false match costs a query on the primary, a missed one a failure
- * (or a lock taken on the wrong server) on a replica.
+ * (or a lock taken on the wrong server) on a replica. Callers trim the name.
  *
  * ```ts
- * normalizeFunctionName(' "Public" . NextVal ') // 'public.nextval'
+ * normalizeFunctionName('"Public" . NextVal') // 'public.nextval'
  * ```
  */
 export function normalizeFunctionName(name: string): string {
@@ -23,7 +23,6 @@ export function normalizeFunctionName(name: string): string {
       return name
         .replaceAll('"', '')
         .replace(/\s*\.\s*/g, '.')
-        .trim()
         .toLowerCase()
     }
   }

@@ -10,12 +10,20 @@ describe('createClassifyOptions', () => {
       ' Create_Order ',
       'App."Cancel_Order"',
       'billing . charge',
+      'billing. refund',
+      'billing .void',
+      'kasse.zÄhlen',
+      '"my.app".charge',
     ])
     expect([...options.writingFunctions]).toEqual([
       ...postgresWritingFunctions,
       'create_order',
       'app.cancel_order',
       'billing.charge',
+      'billing.refund',
+      'billing.void',
+      'kasse.zählen',
+      'my.app.charge',
     ])
     expect(Object.isFrozen(options)).toBe(true)
   })

@@ -1,6 +1,15 @@
-import { type RawBuilder, sql } from 'kysely'
+import { type ExpressionBuilder, type RawBuilder, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { classify, dataModifying, db, rowLock, writingFunction } from './dummy-database.js'
+import type { ClassifyOptions } from '../../src/routing/classify-options.js'
+import { createClassifyOptions } from '../../src/routing/classify-query.js'
+import {
+  classify,
+  type Database,
+  dataModifying,
+  db,
+  rowLock,
+  writingFunction,
+} from './dummy-database.js'
 
 const READ = { access: 'read', reason: 'select' }
 const person = () => db.selectFrom('person').selectAll()
@@ -162,6 +171,56 @@ describe('raw sql read the way PostgreSQL reads it (issue 9, item 12)', () => {
   it('reads a backslash-escaped quote both ways (standard_conforming_strings off)', () => {
     const query = person().where(sql<boolean>`name = '\\' for update --'`)
     expect(classify(query)).toEqual(rowLock('for update'))
+    // Only a server with standard_conforming_strings off sees this lock.
+    const escaped = person().where(sql<boolean>`name = 'a\\' || ' for update' --'`)
+    expect(classify(escaped)).toEqual(rowLock('for update'))
+  })
+
+  it('finds a lock after a line comment that a carriage return ends', () => {
+    expect(classify(person().modifyEnd(sql`-- lock it\rfor share`))).toEqual(rowLock('for share'))
+  })
+
+  it('sends a node inside a line comment to the primary: its text may end the line', () => {
+    const hidden = db.selectNoFrom(sql.lit('\nfor update --').as('x'))
+    const query = person().modifyEnd(sql`-- ${hidden}`)
+    expect(classify(query)).toMatchObject({ access: 'write', reason: 'raw-sql' })
+  })
+
+  it.each([
+    ['for no', 'key update'],
+    ['for no key', 'update'],
+    ['for key', 'share'],
+  ])('finds a lock clause split after %j', (first, second) => {
+    const query = person().modifyEnd(sql.raw(first)).modifyEnd(sql.raw(second))
+    expect(classify(query).reason).toBe('row-lock')
+  })
+
+  it.each([
+    ['a subquery', sql`nextval ${db.selectNoFrom(sql.lit('s').as('s'))}`, 'nextval'],
+    [
+      'a subquery, qualified',
+      sql`pg_catalog.nextval ${db.selectNoFrom(sql.lit('s').as('s'))}`,
+      'pg_catalog.nextval',
+    ],
+  ])('finds a call whose argument list is %s', (_what, call, detail) => {
+    expect(classify(db.selectNoFrom(sql`${call}`.as('x')))).toEqual(writingFunction(detail))
+  })
+
+  it('finds a qualified call whose parentheses come from the builder', () => {
+    const query = db
+      .selectFrom('person')
+      .modifyFront(sql`app.charge`)
+      .select((eb) => eb.parens(eb.val(1)).as('x'))
+    const options = createClassifyOptions(['app.charge'])
+    expect(classify(query, options)).toEqual(writingFunction('app.charge'))
+  })
+
+  it('reads a raw piece in the text around it: inside a string it is text', () => {
+    const prefix = sql.raw('update')
+    expect(classify(person().where(sql<boolean>`first_name like '${prefix}%'`))).toEqual(READ)
+    expect(classify(person().where(sql<boolean>`first_name like '%' || ${prefix}`))).toEqual(
+      dataModifying('raw update'),
+    )
   })
 
   it.each([
@@ -175,6 +234,27 @@ describe('raw sql read the way PostgreSQL reads it (issue 9, item 12)', () => {
     sql`nextval_count + currval_like`,
   ])('leaves keywords inside strings, comments and names on a replica: %#', (text) => {
     expect(classify(person().select(sql<string>`${text}`.as('x')))).toEqual(READ)
+  })
+
+  it.each([
+    ['substring ... for', sql`substring(first_name from 1 for 3)`],
+    ['a column named nextval', sql`nextval + 1`],
+    ['a column named share', sql`share * 2`],
+    ['a column named key, aliased share', sql`key share`],
+    ['a column named key', sql`key`],
+    ['a column named no', sql`no`],
+    ['a column named constructor', sql`constructor`],
+    ['a column named __proto__', sql`__proto__`],
+    ['a column named hasownproperty', sql`hasOwnProperty`],
+  ])('leaves words that only look like writes on a replica: %s', (_what, text) => {
+    expect(classify(person().select(sql<string>`${text}`.as('x')))).toEqual(READ)
+  })
+
+  it('leaves the for of a substring argument on a replica', () => {
+    const query = person().select((eb) =>
+      eb.fn<string>('substring', [sql`first_name from 1 for 3`]).as('x'),
+    )
+    expect(classify(query)).toEqual(READ)
   })
 })
 
@@ -206,6 +286,7 @@ describe('lo_open, which writes when its mode has INV_WRITE (0x20000)', () => {
   it.each([
     ['a read parameter', lo(INV_READ)],
     ['a read literal', literal('262144')],
+    ['a read string literal', literal("'262144'")],
     ['a read string parameter', lo(' 0x40000 ')],
     ['a null mode', lo(null)],
   ])('stays on a replica with %s', (_how, query) => {
@@ -223,3 +304,93 @@ describe('lo_open, which writes when its mode has INV_WRITE (0x20000)', () => {
     expect(classify(computed)).toEqual(writingFunction('lo_open'))
   })
 })
+
+describe('the argument a conditional writing function decides on', () => {
+  // `app.open(handle, mode)` writes unless its mode is 'read'; the rule records what it was asked.
+  const asked: unknown[] = []
+  const options: ClassifyOptions = {
+    writingFunctions: new Set(),
+    conditionalWritingFunctions: new Map([
+      [
+        'app.open',
+        {
+          argument: 1,
+          writesWith: (mode: unknown) => {
+            asked.push(mode)
+            return mode !== 'read'
+          },
+        },
+      ],
+    ]),
+  }
+  const WRITE = writingFunction('app.open')
+  const raw = (call: RawBuilder<unknown>) => db.selectNoFrom(sql`${call}`.as('x'))
+
+  it.each([
+    ['a string literal', sql`app.open(1, 'read')`, ['read'], READ],
+    ['a string literal that writes', sql`app.open(1, 'write')`, ['write'], WRITE],
+    ['after a call with commas', sql`app.open(f(1, 2), 'read')`, ['read'], READ],
+    ['after an array with commas', sql`app.open(array[1, 2], 'read')`, ['read'], READ],
+    ['before a third argument', sql`app.open(1, 'read', 3)`, ['read'], READ],
+    ['a string holding a parenthesis', sql`app.open(1, ')')`, [')'], WRITE],
+    ['a number', sql`app.open(1, 7)`, ['7'], WRITE],
+    ['null', sql`app.open(1, NULL)`, [null], WRITE],
+    ['a parameter', sql`app.open(1, ${'read'})`, ['read'], READ],
+    ['a parameter after another', sql`app.open(${1}, ${'read'})`, ['read'], READ],
+    ['missing', sql`app.open('read')`, [], WRITE],
+    ['an expression', sql`app.open(1, 'read' || '')`, [], WRITE],
+    ['a column', sql`app.open(1, mode)`, [], WRITE],
+    ['a quoted name', sql`app.open(1, "read")`, [], WRITE],
+    ['a column named null', sql`app.open(1, "null")`, [], WRITE],
+    ['an escape string', sql`app.open(1, E'read')`, [], WRITE],
+    ['a parameter the text numbers itself', sql`app.open(1, $1)`, [], WRITE],
+    ['a subquery', sql`app.open(1, ${db.selectNoFrom(sql.lit('read').as('m'))})`, [], WRITE],
+    ['cut short by the end of the text', sql`app.open(1, 'read'`, [], WRITE],
+  ])('reads %s', (_what, call, seen, verdict) => {
+    asked.length = 0
+    expect(classify(raw(call), options)).toEqual(verdict)
+    expect(asked).toEqual(seen)
+  })
+
+  it.each([
+    ['a value', (eb: Eb) => eb.fn('app.open', [eb.val(1), eb.val('read')]), ['read'], READ],
+    ['a value that writes', (eb: Eb) => eb.fn('app.open', [eb.val(1), eb.val('w')]), ['w'], WRITE],
+    [
+      'a raw parameter',
+      (eb: Eb) => eb.fn('app.open', [eb.val(1), sql` ${'read'} `]),
+      ['read'],
+      READ,
+    ],
+    [
+      'a raw expression',
+      (eb: Eb) => eb.fn('app.open', [eb.val(1), sql`lower(${'read'})`]),
+      [],
+      WRITE,
+    ],
+    [
+      'a raw expression after a parameter',
+      (eb: Eb) => eb.fn('app.open', [eb.val(1), sql`${'read'} || ''`]),
+      [],
+      WRITE,
+    ],
+    [
+      'two raw parameters',
+      (eb: Eb) => eb.fn('app.open', [eb.val(1), sql`${'re'}${'ad'}`]),
+      [],
+      WRITE,
+    ],
+    ['a column', (eb: Eb) => eb.fn('app.open', [eb.val(1), eb.ref('first_name')]), [], WRITE],
+    ['missing', (eb: Eb) => eb.fn('app.open', [eb.val(1)]), [], WRITE],
+  ])('reads %s given to eb.fn', (_what, call, seen, verdict) => {
+    asked.length = 0
+    expect(
+      classify(
+        db.selectFrom('person').select((eb) => call(eb).as('x')),
+        options,
+      ),
+    ).toEqual(verdict)
+    expect(asked).toEqual(seen)
+  })
+})
+
+type Eb = ExpressionBuilder<Database, 'person'>

@@ -25,6 +25,24 @@ describe('writing functions called through nodes', () => {
     expect(classify(upper)).toEqual(writingFunction('pg_advisory_lock'))
     const quoted = db.selectNoFrom((eb) => eb.fn('"pg_catalog"."SetVal"', [eb.lit(1)]).as('s'))
     expect(classify(quoted)).toEqual(writingFunction('pg_catalog.setval'))
+    const shouted = db.selectNoFrom((eb) => eb.fn('NEXTVAL', [sql.lit('s')]).as('n'))
+    expect(classify(shouted)).toEqual(writingFunction('nextval'))
+  })
+
+  it('matches a call qualified with the database name too', () => {
+    const options = createClassifyOptions(['app.create_order'])
+    const call = (name: string) => db.selectNoFrom((eb) => eb.fn(name, [eb.lit(1)]).as('r'))
+    expect(classify(call('shop.app.create_order'), options)).toEqual(
+      writingFunction('shop.app.create_order'),
+    )
+    expect(classify(call('x.app.create_order'), options)).toEqual(
+      writingFunction('x.app.create_order'),
+    )
+    expect(classify(call('shop.pg_catalog.nextval'))).toEqual(
+      writingFunction('shop.pg_catalog.nextval'),
+    )
+    expect(classify(call('shop.billing.create_order'), options)).toEqual(READ)
+    expect(classify(call('app.create_order.x'), options)).toEqual(READ)
   })
 
   it('finds calls nested anywhere in the select', () => {
@@ -60,6 +78,86 @@ describe('writing functions called through nodes', () => {
     for (const query of queries) {
       expect(classify(query)).toEqual(writingFunction('nextval'))
     }
+  })
+
+  const nextval = () => db.fn<number>('nextval', [sql.lit('s')])
+  const person = () => db.selectFrom('person').selectAll()
+  it.each([
+    ['the left of a comparison', person().where((eb) => eb(nextval(), '>', 0))],
+    [
+      'the left of an and',
+      person().where((eb) => eb.and([eb(nextval(), '>', 0), eb('age', '>', 1)])),
+    ],
+    [
+      'the right of an or',
+      person().where((eb) => eb.or([eb('id', '=', 1), eb('id', '=', nextval())])),
+    ],
+    ['a not', person().where((eb) => eb.not(eb('id', '=', nextval())))],
+    ['an exists', person().where((eb) => eb.exists(db.selectNoFrom(nextval().as('n'))))],
+    ['a limit', person().limit(nextval())],
+    ['an offset', person().offset(nextval())],
+    ['a distinct on', person().distinctOn(nextval() as never)],
+    ['a group by', person().groupBy(nextval() as never)],
+    [
+      'a window order',
+      db.selectFrom('person').select((eb) =>
+        eb.fn
+          .count('id')
+          .over((ob) => ob.orderBy(nextval()))
+          .as('n'),
+      ),
+    ],
+    [
+      'a window partition',
+      db.selectFrom('person').select((eb) =>
+        eb.fn
+          .count('id')
+          .over((ob) => ob.partitionBy(nextval() as never))
+          .as('n'),
+      ),
+    ],
+    [
+      'an aggregate filter',
+      db
+        .selectFrom('person')
+        .select((eb) => eb.fn.count('id').filterWhere('id', '>', nextval()).as('n')),
+    ],
+    [
+      'an aggregate order',
+      db
+        .selectFrom('person')
+        .select((eb) => eb.fn.agg('array_agg', ['id']).orderBy(nextval()).as('n')),
+    ],
+    [
+      'a within group',
+      db.selectFrom('person').select((eb) =>
+        eb.fn
+          .agg('percentile_cont', [sql.lit(0.5)])
+          .withinGroupOrderBy(nextval())
+          .as('n'),
+      ),
+    ],
+    [
+      'a tuple',
+      person().where((eb) => eb(eb.refTuple('id', 'age'), '=', eb.tuple(nextval(), eb.lit(1)))),
+    ],
+    [
+      'the value of a case',
+      db.selectFrom('person').select((eb) => eb.case(nextval()).when(1).then('a').end().as('c')),
+    ],
+    [
+      'a join on a subquery',
+      db
+        .selectFrom('person')
+        .innerJoin(db.selectNoFrom(nextval().as('n')).as('s'), (join) => join.onTrue())
+        .selectAll(),
+    ],
+    [
+      'a raw sql after another node',
+      person().where(sql<boolean>`${sql.ref('age')} > ${nextval()}`),
+    ],
+  ])('finds a call in %s', (_where, query) => {
+    expect(classify(query)).toEqual(writingFunction('nextval'))
   })
 
   it('checks aggregate functions too', () => {
@@ -126,6 +224,36 @@ describe('writing functions called through nodes', () => {
       .select(sql<number>`${{ toOperationNode: () => future }}`.as('f'))
     // No compiler knows the made-up kind, so the node is classified as built.
     expect(classifyQuery(query.toOperationNode(), defaultOptions)).toEqual(
+      writingFunction('nextval'),
+    )
+  })
+
+  it('walks every child of a kind it does not know, and only children that are nodes', () => {
+    const nextval = db
+      .selectNoFrom((eb) => eb.fn('nextval', [sql.lit('s')]).as('id'))
+      .compile().query
+    const plain = db.selectFrom('person').select('id').compile().query
+    const holding = (future: object) =>
+      classifyQuery(
+        db
+          .selectFrom('person')
+          .select(sql<number>`${{ toOperationNode: () => future }}`.as('f'))
+          .toOperationNode(),
+        defaultOptions,
+      )
+    const wrapped = { kind: 'FutureNode', empty: null, missing: undefined, count: 2 }
+    expect(holding({ ...wrapped, items: [plain, 'x', nextval] })).toEqual(
+      writingFunction('nextval'),
+    )
+    expect(holding({ ...wrapped, first: plain, second: nextval })).toEqual(
+      writingFunction('nextval'),
+    )
+    // User data of a kind we do not know: passed over, not entered.
+    expect(holding({ ...wrapped, data: { inner: nextval }, rows: [{ inner: nextval }] })).toEqual(
+      READ,
+    )
+    // A list node (no builder makes one inside a select) is walked too.
+    expect(holding({ kind: 'ListNode', items: [plain, nextval] })).toEqual(
       writingFunction('nextval'),
     )
   })
