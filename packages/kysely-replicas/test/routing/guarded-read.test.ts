@@ -1,0 +1,367 @@
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  type TransactionSettings,
+} from 'kysely'
+import { describe, expect, it } from 'vitest'
+import { NodeUnresponsiveError } from '../../src/errors.js'
+import type { NodeHealth } from '../../src/health/node-health.js'
+import { DatabaseNode } from '../../src/nodes/database-node.js'
+import { NodeStats } from '../../src/nodes/node-stats.js'
+import type { DeadlineWatch, Watched } from '../../src/routing/deadline-watch.js'
+import { GuardedRead, type ReadGuard } from '../../src/routing/guarded-read.js'
+
+// GuardedRead on its own, driven by hand: each connection's query answers, fails or hangs when
+// the test says so, and the deadline passes when the test calls expire() (what the watch's timer
+// does). No clock is involved.
+
+interface Pending {
+  readonly resolve: (result: QueryResult<unknown>) => void
+  readonly reject: (error: unknown) => void
+}
+
+/** A connection whose queries wait for the test to answer them. */
+class HeldConnection implements DatabaseConnection {
+  readonly queries: string[] = []
+  readonly pending: Pending[] = []
+
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    this.queries.push(query.sql)
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve: resolve as Pending['resolve'], reject })
+    })
+  }
+
+  answer(rows: unknown[]): void {
+    this.pending.shift()?.resolve({ rows })
+  }
+
+  fail(error: unknown): void {
+    this.pending.shift()?.reject(error)
+  }
+
+  streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('a guarded read never streams')
+  }
+}
+
+/** A driver of {@link HeldConnection}s; acquisitions can be held back with `gate`. */
+class HeldDriver implements Driver {
+  readonly acquired: HeldConnection[] = []
+  readonly released: HeldConnection[] = []
+  readonly destroyed: HeldConnection[] = []
+  gate: Promise<void> | undefined
+  refusal: Error | undefined
+
+  async init(): Promise<void> {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.gate
+    if (this.refusal !== undefined) throw this.refusal
+    const connection = new HeldConnection()
+    this.acquired.push(connection)
+    return connection
+  }
+  async beginTransaction(_c: DatabaseConnection, _s: TransactionSettings): Promise<void> {}
+  async commitTransaction(): Promise<void> {}
+  async rollbackTransaction(): Promise<void> {}
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    this.released.push(connection as HeldConnection)
+  }
+  async destroy(): Promise<void> {}
+
+  /** What a destroyed connection does to its running query: fails it at once. */
+  async destroyConnection(connection: DatabaseConnection): Promise<void> {
+    const held = connection as HeldConnection
+    this.destroyed.push(held)
+    held.fail(new Error('Connection terminated'))
+  }
+}
+
+function replica(name: string, destroyable = true) {
+  const driver = new HeldDriver()
+  const suspected: unknown[] = []
+  const node = new DatabaseNode({
+    name,
+    role: 'replica',
+    index: 0,
+    weight: 1,
+    driver,
+    stats: new NodeStats(),
+    // Only suspect() is asked of the health of a guarded read's node.
+    health: { suspect: (error: unknown) => suspected.push(error) } as unknown as NodeHealth,
+    destroyConnection: destroyable ? (c) => driver.destroyConnection(c) : undefined,
+  })
+  return { node, driver, suspected }
+}
+
+/** The deadlines asked for, by read; what the guard was told. */
+function setup(options: { alternative?: boolean; destroyable?: boolean } = {}) {
+  const first = replica('replica-0', options.destroyable)
+  const second = replica('replica-1', options.destroyable)
+  const deadlines = new Map<Watched, number[]>()
+  const watch = {
+    add: (watched: Watched, ms: number) =>
+      deadlines.set(watched, [...(deadlines.get(watched) ?? []), ms]),
+    delete: (watched: Watched) => deadlines.delete(watched),
+  } as unknown as DeadlineWatch
+  const moved: Array<[string, string, unknown]> = []
+  const failures: string[] = []
+  const guard: ReadGuard = {
+    options: { minMs: 100, maxMs: 400, latencyFactor: 4 },
+    watch,
+    alternativeTo: (node) =>
+      node === first.node && options.alternative !== false ? second.node : undefined,
+    noteFailure: (node, error) => {
+      failures.push(node.name)
+      return (error as Error).message === 'Connection terminated'
+    },
+    noteMoved: (from, to, error) => moved.push([from.name, to.name, error]),
+  }
+  const read = new GuardedRead<unknown>(guard, first.node, CompiledQuery.raw('select 1'))
+  return { first, second, deadlines, moved, failures, read }
+}
+
+/** Lets every pending promise callback run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** The state of a promise, without waiting for it. */
+async function state(promise: Promise<unknown>): Promise<string> {
+  const marker = {}
+  const result = await Promise.race([
+    promise.then(
+      () => 'resolved',
+      () => 'rejected',
+    ),
+    settle().then(() => marker),
+  ])
+  return result === marker ? 'pending' : (result as string)
+}
+
+describe('a read on a replica under a deadline', () => {
+  it('answers from its replica, gives the connection back and stops being watched', async () => {
+    const { first, deadlines, read } = setup()
+    const result = read.run(undefined)
+    await settle()
+    expect(deadlines.get(read)).toEqual([100])
+    first.driver.acquired[0]?.answer([{ id: 1 }])
+    await expect(result).resolves.toEqual({ rows: [{ id: 1 }] })
+    await settle()
+    expect(first.driver.released).toEqual(first.driver.acquired)
+    expect(deadlines.has(read)).toBe(false)
+    expect(first.node.stats).toMatchObject({ inFlight: 0, served: 1, errors: 0 })
+  })
+
+  it('runs on the connection it was given', async () => {
+    const { first, read } = setup()
+    const given = new HeldConnection()
+    const result = read.run(given)
+    await settle()
+    expect(given.queries).toEqual(['select 1'])
+    given.answer([])
+    await result
+    await settle()
+    expect(first.driver.acquired).toEqual([])
+    expect(first.driver.released).toEqual([given])
+  })
+
+  it('sets its deadline from the replica latency, between the bounds', async () => {
+    const { first, deadlines, read } = setup()
+    first.node.stats.latencyMs = 50
+    void read.run(undefined)
+    expect(deadlines.get(read)).toEqual([200])
+    first.node.stats.latencyMs = 500
+    read.expire()
+    expect(first.suspected).toEqual([expect.any(NodeUnresponsiveError)])
+    expect((first.suspected[0] as Error).message).toContain('answered nothing for 400 ms')
+  })
+
+  it('waits another deadline when its replica answered other queries meanwhile', async () => {
+    const { first, second, deadlines, moved, read } = setup()
+    void read.run(undefined)
+    await settle()
+    first.node.stats.finish(first.node.stats.start())
+    read.expire()
+    expect(deadlines.get(read)).toEqual([100, 100])
+    expect(first.suspected).toEqual([])
+    expect(moved).toEqual([])
+    // Nothing answered since: stuck.
+    read.expire()
+    expect(first.suspected).toHaveLength(1)
+    await settle()
+    expect(second.driver.acquired).toHaveLength(1)
+  })
+
+  it('suspects a replica that answered nothing in time and sends the read elsewhere too; the first answer wins, the stuck connection is destroyed', async () => {
+    const { first, second, moved, read } = setup()
+    const result = read.run(undefined)
+    await settle()
+    read.expire()
+    expect(first.suspected).toEqual([expect.any(NodeUnresponsiveError)])
+    expect(moved).toEqual([['replica-0', 'replica-1', first.suspected[0]]])
+    await settle()
+    second.driver.acquired[0]?.answer([{ from: 'replica-1' }])
+    await expect(result).resolves.toEqual({ rows: [{ from: 'replica-1' }] })
+    await settle()
+    const stuck = first.driver.acquired[0]
+    expect(first.driver.destroyed).toEqual([stuck])
+    expect(first.driver.released).toEqual([])
+    expect(second.driver.released).toEqual(second.driver.acquired)
+    // Given up, not failed: no error counted against the stuck replica.
+    expect(first.node.stats).toMatchObject({ inFlight: 0, served: 0, errors: 0 })
+    expect(second.node.stats).toMatchObject({ inFlight: 0, served: 1, errors: 0 })
+  })
+
+  it('takes the stuck replica answer when it comes first, destroying the other run', async () => {
+    const { first, second, read } = setup()
+    const result = read.run(undefined)
+    await settle()
+    read.expire()
+    await settle()
+    first.driver.acquired[0]?.answer([{ from: 'replica-0' }])
+    await expect(result).resolves.toEqual({ rows: [{ from: 'replica-0' }] })
+    await settle()
+    expect(second.driver.destroyed).toEqual(second.driver.acquired)
+    expect(first.driver.released).toEqual(first.driver.acquired)
+  })
+
+  it('gives back unused the connection of a run still acquiring it when the other answered', async () => {
+    const { first, second, read } = setup()
+    let open = () => {}
+    second.driver.gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const result = read.run(undefined)
+    await settle()
+    read.expire()
+    first.driver.acquired[0]?.answer([])
+    await result
+    open()
+    await settle()
+    const late = second.driver.acquired[0]
+    expect(late?.queries).toEqual([])
+    expect(second.driver.released).toEqual([late])
+    expect(second.driver.destroyed).toEqual([])
+    expect(second.node.stats).toMatchObject({ inFlight: 0, served: 0, errors: 0 })
+  })
+
+  it('waits for its replica when there is nowhere else to go', async () => {
+    const { first, second, moved, read } = setup({ alternative: false })
+    const result = read.run(undefined)
+    await settle()
+    read.expire()
+    expect(first.suspected).toHaveLength(1)
+    expect(moved).toEqual([])
+    await settle()
+    expect(second.driver.acquired).toEqual([])
+    first.driver.acquired[0]?.answer([{ late: true }])
+    await expect(result).resolves.toEqual({ rows: [{ late: true }] })
+  })
+
+  it('starts one more run at most, and none once answered', async () => {
+    const { first, second, read } = setup()
+    const result = read.run(undefined)
+    await settle()
+    read.expire()
+    read.expire()
+    await settle()
+    expect(first.suspected).toHaveLength(1)
+    expect(second.driver.acquired).toHaveLength(1)
+    second.driver.acquired[0]?.answer([])
+    await result
+
+    const other = setup()
+    const answered = other.read.run(undefined)
+    await settle()
+    other.first.driver.acquired[0]?.answer([])
+    await answered
+    other.read.expire()
+    expect(other.first.suspected).toEqual([])
+    await settle()
+    expect(other.second.driver.acquired).toEqual([])
+  })
+
+  it('answers from one run when the other failed', async () => {
+    const { first, second, failures, read } = setup()
+    const result = read.run(undefined)
+    await settle()
+    read.expire()
+    await settle()
+    first.driver.acquired[0]?.fail(new Error('Connection terminated'))
+    await settle()
+    expect(await state(result)).toBe('pending')
+    second.driver.acquired[0]?.answer([{ ok: true }])
+    await expect(result).resolves.toEqual({ rows: [{ ok: true }] })
+    expect(failures).toEqual(['replica-0'])
+    // A node failure: counted as an error, not as an answer.
+    expect(first.node.stats).toMatchObject({ inFlight: 0, served: 0, errors: 1 })
+    // Its connection went back to the pool when it failed; it is never destroyed after that.
+    await settle()
+    expect(first.driver.released).toEqual(first.driver.acquired)
+    expect(first.driver.destroyed).toEqual([])
+  })
+
+  it('rejects with the refusal of a replica that gives no connection, with nothing to give back', async () => {
+    const { first, failures, read } = setup()
+    const refusal = new Error('Connection terminated')
+    first.driver.refusal = refusal
+    const outcome = read.run(undefined).catch((error: unknown) => error)
+    expect(await outcome).toBe(refusal)
+    await settle()
+    expect(failures).toEqual(['replica-0'])
+    expect(first.driver.released).toEqual([])
+    expect(first.node.stats).toMatchObject({ inFlight: 0, served: 0, errors: 1 })
+  })
+
+  it.each([
+    ['the first run fails first', [0, 1]],
+    ['the second run fails first', [1, 0]],
+  ])('rejects with the first run error when every run failed: %s', async (_order, order) => {
+    const { first, second, read } = setup()
+    const result = read.run(undefined)
+    const outcome = result.then(
+      () => 'answered',
+      (error: unknown) => error,
+    )
+    await settle()
+    read.expire()
+    await settle()
+    const errors = [new Error('relation "pet" does not exist'), new Error('second')]
+    const connections = [first.driver.acquired[0], second.driver.acquired[0]]
+    for (const index of order) {
+      expect(await state(outcome)).toBe('pending')
+      connections[index]?.fail(errors[index])
+      await settle()
+    }
+    expect(await outcome).toBe(errors[0])
+    // SQL errors: answers, counted as served with an error.
+    expect(first.node.stats).toMatchObject({ inFlight: 0, served: 1, errors: 1 })
+    expect(first.driver.released).toEqual(first.driver.acquired)
+    expect(second.driver.released).toEqual(second.driver.acquired)
+  })
+
+  it('rejects with its error when the only run failed', async () => {
+    const { first, read } = setup()
+    const outcome = read.run(undefined).catch((error: unknown) => error)
+    await settle()
+    const error = new Error('Connection terminated')
+    first.driver.acquired[0]?.fail(error)
+    expect(await outcome).toBe(error)
+  })
+
+  it('keeps the losing run until its query ends on a replica whose connections cannot be destroyed', async () => {
+    const { first, second, read } = setup({ destroyable: false })
+    const result = read.run(undefined)
+    await settle()
+    read.expire()
+    await settle()
+    second.driver.acquired[0]?.answer([])
+    await result
+    await settle()
+    expect(first.driver.released).toEqual([])
+    first.driver.acquired[0]?.answer([])
+    await settle()
+    expect(first.driver.released).toEqual(first.driver.acquired)
+  })
+})
