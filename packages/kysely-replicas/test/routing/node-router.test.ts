@@ -64,7 +64,11 @@ function cluster(options: { fallback?: FallbackPolicy; replicas?: number; minMs?
   const router = new NodeRouter(primary, replicas, {
     balancer,
     classifyOptions: createClassifyOptions(),
-    fallback: options.fallback ?? 'replicas-then-primary',
+    fallback: {
+      policy: options.fallback ?? 'replicas-then-primary',
+      maxConcurrent: Number.POSITIVE_INFINITY,
+      waitMs: 100,
+    },
     events: new ReplicasEvents(),
     readDeadline:
       options.minMs === undefined
