@@ -41,10 +41,7 @@ export interface FallbackConfig {
    * default pool of 10, so 5.
    */
   readonly maxConcurrent?: number | 'unlimited' | 'never'
-  /**
-   * How long a fallback read beyond `maxConcurrent` waits for another one to end, in ms. Default
-   * 1000: a short surge (a failover, a stall) is absorbed, a lasting one is refused.
-   */
+  /** How long a fallback read beyond `maxConcurrent` waits for another one to end. Default 100 ms. */
   readonly waitMs?: number
 }
 
@@ -92,7 +89,7 @@ export function normalizeFallback(
       `${where} must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}${given === config ? '' : ', or an object { policy, maxConcurrent, waitMs }'}; got ${String(policy)}.`,
     )
   }
-  const waitMs = given.waitMs ?? 1000
+  const waitMs = given.waitMs ?? 100
   if (typeof waitMs !== 'number' || !Number.isFinite(waitMs) || waitMs < 0) {
     throw new InvalidConfigError(
       `fallback.waitMs must be a number of milliseconds, 0 or more; got ${String(waitMs)}.`,
