@@ -37,7 +37,6 @@ export {
 export type {
   ConsistencyEvent,
   FallbackEvent,
-  HedgeEvent,
   LagEvent,
   NodeAddedEvent,
   NodeDownEvent,
@@ -77,7 +76,6 @@ export {
   type RouteExplanation,
   replicationOf,
 } from './replication.js'
-export type { HedgeConfig } from './routing/hedge-config.js'
 export { InvalidWritingFunctionError } from './routing/invalid-writing-function-error.js'
 export type { QueryAccess, RouteReason } from './routing/query-classification.js'
 export type { MonitorContext, NodeMonitor, NodeMonitorFactory } from './topology/node-monitor.js'

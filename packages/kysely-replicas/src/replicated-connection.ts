@@ -58,7 +58,7 @@ export class ReplicatedConnection implements DatabaseConnection {
   readonly #router: NodeRouter
   readonly #sessionReset: CompiledQuery | undefined
   readonly #readYourWrites: ReadYourWrites | undefined
-  // Reads on replicas run under a deadline or hedged (see GuardedRead); off: undefined.
+  // Reads on replicas run under a deadline (see GuardedRead); off: undefined.
   readonly #guard: ReadGuard | undefined
   #acquiredAt = 0
   #used = false
@@ -94,14 +94,13 @@ export class ReplicatedConnection implements DatabaseConnection {
 
   #createGuard(): ReadGuard | undefined {
     const router = this.#router
-    const { readDeadline, deadlineWatch, hedging } = router
-    if (readDeadline === undefined && hedging === undefined) {
+    const { readDeadline, deadlineWatch } = router
+    if (readDeadline === undefined || deadlineWatch === undefined) {
       return undefined
     }
     return {
-      deadline: readDeadline,
+      options: readDeadline,
       watch: deadlineWatch,
-      hedging,
       alternativeTo: (node) => {
         const next = router.alternativeTo(node, this.#pin, this.#atLeast)
         // A second copy goes to the primary only if the fallback budget has room at once.
@@ -114,7 +113,6 @@ export class ReplicatedConnection implements DatabaseConnection {
         this.#fallbackSlot = router.fallbackBudget?.tryTake() === true
         return this.#fallbackSlot ? next : undefined
       },
-      hedgeTo: (node) => router.hedgeTo(node, this.#pin, this.#atLeast),
       noteFailure: (node, error) => this.#noteFailure(node, error),
       noteMoved: (from, to, error) => {
         if (router.events.listening('fallback')) {
@@ -123,11 +121,6 @@ export class ReplicatedConnection implements DatabaseConnection {
             to: to.name,
             error: describeError(error),
           })
-        }
-      },
-      noteHedge: (from, to, won, afterMs) => {
-        if (router.events.listening('hedge')) {
-          router.events.emit('hedge', { from: from.name, to: to.name, won, afterMs })
         }
       },
     }
@@ -399,14 +392,13 @@ export class ReplicatedConnection implements DatabaseConnection {
     }
   }
 
-  // Whether a single query on the node runs guarded: a read on a replica, hedged or under the
-  // read deadline (on a node whose connections can be destroyed), unless pinned to that replica
-  // by index (it must not move).
+  // Whether a single query on the node runs under the read deadline: a read on a replica whose
+  // connections can be destroyed, unless pinned to that replica by index (it must not move).
   #guards(node: DatabaseNode): boolean {
     const pin = this.#pin
     return (
       node.role === 'replica' &&
-      (node.destroyConnection !== undefined || this.#router.hedging !== undefined) &&
+      node.destroyConnection !== undefined &&
       (pin === undefined || (pin.kind === 'replica' && pin.index === undefined))
     )
   }

@@ -113,7 +113,6 @@ const OPTIONS: OptionNames<PostgresReplicatedDialectConfig<object>> = Object.fre
   localZone: true,
   health: true,
   readDeadline: true,
-  hedge: true,
   monitor: true,
   readYourWrites: true,
 })
