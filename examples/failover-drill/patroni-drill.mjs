@@ -3,7 +3,9 @@
 //   pnpm --filter @kysely-replicas/example-failover-drill patroni [-- --runs 3]
 // Nobody promotes anything: the leader's whole host (its Patroni and its PostgreSQL) is killed
 // under 4 writers and 8 readers, and Patroni elects another leader once the dead one's key
-// expires (ttl 10 s). Each run kills the current leader and brings it back as a replica.
+// expires (ttl 10 s). Each run kills the current leader and brings it back as a replica, then
+// adds a member to the running cluster (it must get reads with no restart) and takes it out
+// again (it must be drained: no read fails).
 import { parseArgs } from 'node:util'
 import { PgCluster } from '@kysely-replicas/pg-cluster'
 import { Kysely, sql } from 'kysely'
@@ -44,9 +46,17 @@ try {
     }),
   })
   const replication = replicationOf(db)
-  replication.on('role-change', ({ node, from, to }) =>
-    log(`  event role-change: ${node} ${from} -> ${to}`),
-  )
+  const promotedAt = new Map()
+  replication.on('role-change', ({ node, from, to }) => {
+    if (to === 'primary') promotedAt.set(node, performance.now())
+    log(`  event role-change: ${node} ${from} -> ${to}`)
+  })
+  const removedAt = new Map()
+  replication.on('node-added', ({ node }) => log(`  event node-added: ${node}`))
+  replication.on('node-removed', ({ node }) => {
+    removedAt.set(node, performance.now())
+    log(`  event node-removed: ${node} (drained, then its pool ended)`)
+  })
   replication.on('lag', ({ node, excluded }) =>
     log(`  event lag: ${node} ${excluded ? 'gets no reads' : 'serves reads again'}`),
   )
@@ -63,7 +73,10 @@ try {
 
   console.log('\n--- summary')
   console.table(results)
-  const bad = results.filter((r) => r.lostWrites !== 0 || r.failedReads !== 0)
+  const bad = results.filter(
+    (r) =>
+      r.lostWrites !== 0 || r.failedReads !== 0 || r['reads sent to leaver after removal'] !== 0,
+  )
   if (bad.length > 0) exitCode = 1
 
   async function drill(run) {
@@ -78,9 +91,11 @@ try {
 
     const { leader, at: leaderAt } = await watchForLeader(old.name)
     log(`Patroni lists ${leader} as the running leader`)
+    // Acknowledged once Patroni had a new leader: the old one is dead, so by the new one. (After
+    // the kill only, a write the dead leader acknowledged just before could be counted.)
     const firstWrite = await until(
-      () => load.acked.find((write) => write.at > killedAt),
-      'acknowledged write after the kill',
+      () => load.acked.find((write) => write.at > leaderAt),
+      'acknowledged write on the new leader',
     )
     log(`first acknowledged write through the dialect (on ${leader})`)
 
@@ -92,6 +107,23 @@ try {
       `read served by ${old.name}`,
     )
     log(`first read served by ${old.name} again`)
+
+    // A host joins the running cluster: the dialect must give it reads with no restart.
+    const known = new Set(cluster.nodes.map((node) => node.name))
+    const streaming = watchStreaming(known)
+    const joined = await cluster.addMember()
+    const { at: joinedAt } = await streaming
+    log(`${joined.name} joined: Patroni lists it, its walreceiver streams from ${leader}`)
+    const joinedRead = await until(
+      () => load.readsOn(joined.port).find((at) => at > joinedAt - 2000),
+      `read served by ${joined.name}`,
+    )
+    log(`first read served by ${joined.name}`)
+    // ... and leaves: drained (reads under way finish), then its server stops.
+    await cluster.removeMember(joined, { drainMs: 2000 })
+    const leftAt = performance.now()
+    log(`${joined.name} left: dropped by Patroni, drained, its server stopped`)
+    await pause(1000)
     await load.stop()
 
     const rows = await cluster.query(leader, 'select id from drill_ha_write')
@@ -103,6 +135,8 @@ try {
       leader,
       'patroni RTO ms': Math.round(leaderAt - killedAt),
       'library share ms': Math.round(firstWrite.at - leaderAt),
+      // The library's share, split: Patroni names the leader -> the dialect sends it writes.
+      'listed -> role-change ms': Math.round((promotedAt.get(leader) ?? Number.NaN) - leaderAt),
       'total RTO ms': Math.round(firstWrite.at - killedAt),
       ackedWrites: load.acked.length,
       lostWrites: lost.length,
@@ -111,6 +145,11 @@ try {
       reads: load.reads(),
       failedReads: load.failedReads.length,
       'rejoin -> read ms': Math.round(firstRead - rejoinedAt),
+      'join -> read ms': Math.round(joinedRead - joinedAt),
+      // Reads sent to the member after the dialect took it out of rotation: must be 0.
+      'reads sent to leaver after removal': load
+        .startsOn(joined.port)
+        .filter((at) => at > (removedAt.get(joined.name) ?? Number.POSITIVE_INFINITY)).length,
     }
     console.log(
       [
@@ -120,6 +159,11 @@ try {
         `  ${clock(firstWrite.at)}  first acknowledged write   (+${result['library share ms']} ms, the library's share)`,
         `  ${clock(rejoinedAt)}  ${old.name} streams as a replica`,
         `  ${clock(firstRead)}  ${old.name} serves a read        (+${result['rejoin -> read ms']} ms)`,
+        `  ${clock(joinedAt)}  ${joined.name} joins, streaming`,
+        `  ${clock(joinedRead)}  ${joined.name} serves a read        (${result['join -> read ms'] >= 0 ? '+' : ''}${result['join -> read ms']} ms)`,
+        `  ${clock(removedAt.get(joined.name))}  ${joined.name} out of Patroni's list: no new reads, drained (node-removed)`,
+        `  ${clock(leftAt)}  ${joined.name}'s server stopped`,
+        `  writes sent to the dead leader: ${load.inFlight} (connection errors); refused while no leader: ${load.refused} (NoPrimaryError)`,
         `  RPO: ${lost.length} of ${load.acked.length} acknowledged writes missing; ` +
           `${load.failedReads.length} of ${load.reads()} reads failed` +
           (load.failedReads.length > 0 ? ` (first: ${load.failedReads[0]})` : ''),
@@ -151,11 +195,12 @@ try {
     })
     const readers = Array.from({ length: READERS }, async () => {
       while (running) {
+        const startedAt = performance.now()
         try {
           const { port } = await db.selectNoFrom(serverPort).executeTakeFirstOrThrow()
           reads++
           if (!readTimes.has(port)) readTimes.set(port, [])
-          readTimes.get(port).push(performance.now())
+          readTimes.get(port).push({ startedAt, at: performance.now() })
         } catch (error) {
           failedReads.push(String(error))
           await pause(10)
@@ -166,7 +211,8 @@ try {
       acked,
       failedReads,
       reads: () => reads,
-      readsOn: (port) => readTimes.get(port) ?? [],
+      readsOn: (port) => (readTimes.get(port) ?? []).map((read) => read.at),
+      startsOn: (port) => (readTimes.get(port) ?? []).map((read) => read.startedAt),
       get refused() {
         return counts.refused
       },
@@ -204,6 +250,32 @@ async function watchForLeader(old) {
         break
       } catch {}
     }
+    await pause(20)
+  }
+}
+
+/**
+ * Polls Patroni's /cluster and the leader's pg_stat_replication (Patroni 3.0 says `running` of a
+ * replica before it streams) until a member not in `known` streams on the leader's timeline.
+ */
+async function watchStreaming(known) {
+  const leader = await cluster.waitForLeader()
+  for (;;) {
+    try {
+      const { members } = await (
+        await fetch(`${leader.patroniUrl}/cluster`, { signal: AbortSignal.timeout(500) })
+      ).json()
+      const head = members.find((m) => m.name === leader.name)
+      const rows = await cluster.query(
+        leader,
+        `select application_name as name from pg_stat_replication where state = 'streaming'`,
+      )
+      const streams = new Set(rows.map((row) => row.name))
+      const member = members.find(
+        (m) => !known.has(m.name) && streams.has(m.name) && m.timeline === head?.timeline,
+      )
+      if (member !== undefined) return { name: member.name, at: performance.now() }
+    } catch {}
     await pause(20)
   }
 }
