@@ -11,6 +11,8 @@ import { checkNode, driverCheckPath, judgeCheckFailure } from './topology-check.
 
 /** Patroni states of a replica that serves: 3.0 says `running`, later versions `streaming`. */
 const SERVING_STATES = new Set(['running', 'streaming'])
+/** How often a leader Patroni has named is asked whether its promotion is done, in ms. */
+const PROMOTION_POLL_MS = 20
 
 /**
  * The monitor `patroniTopology()` makes: reads Patroni's `/cluster` every `intervalMs` (every
@@ -162,6 +164,11 @@ export class PatroniTopologyMonitor implements NodeMonitor {
       }
     }
     this.#writable = leader !== undefined && confirmed && leader.health.isUp
+    if (leader !== undefined && !confirmed) {
+      // Patroni names the leader as it promotes it: its server is out of recovery a moment
+      // later, so it is checked again soon rather than after a whole outage interval.
+      this.#rounds.request()
+    }
 
     const lagChanges: LagEvent[] = []
     for (const node of nodes) {
@@ -193,15 +200,31 @@ export class PatroniTopologyMonitor implements NodeMonitor {
   }
 
   /**
-   * Whether Patroni's leader takes writes: the primary already known does; a new one is checked
-   * once (Patroni names the leader as it promotes it: writes go there once its server says so).
+   * Whether Patroni's leader takes writes: the primary already known does; a new one once its
+   * server is out of recovery. Patroni names the leader as it promotes it, and the promotion
+   * takes a few hundred ms more: its server is asked every `PROMOTION_POLL_MS` until then
+   * (within `timeoutMs`), so that writes go there as soon as it takes them, not a round later.
    */
   async #confirmLeader(leader: DatabaseNode): Promise<boolean> {
     if (leader.role === 'primary') {
       return true
     }
-    const outcome = await checkNode(leader, driverCheckPath(leader.driver), this.#options.timeoutMs)
-    return outcome.kind === 'report' && !outcome.report.inRecovery
+    const { timeoutMs } = this.#options
+    const deadline = Date.now() + timeoutMs
+    const path = driverCheckPath(leader.driver)
+    for (;;) {
+      const outcome = await checkNode(leader, path, timeoutMs)
+      if (outcome.kind !== 'report') {
+        return false
+      }
+      if (!outcome.report.inRecovery) {
+        return true
+      }
+      if (this.#rounds.closed || Date.now() + PROMOTION_POLL_MS >= deadline) {
+        return false
+      }
+      await new Promise((resolve) => setTimeout(resolve, PROMOTION_POLL_MS))
+    }
   }
 
   /**
