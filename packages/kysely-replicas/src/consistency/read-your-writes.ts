@@ -175,18 +175,19 @@ export class ReadYourWrites {
     if (positions === undefined) {
       return false
     }
-    const waitForReplay = waitMs === undefined ? undefined : positions.waitForReplay
+    const waitForReplay = positions.waitForReplay
+    const waits = waitMs !== undefined && waitForReplay !== undefined
     const check = async () => {
       const replayed = asReplayed(
-        await (waitForReplay === undefined
-          ? positions.replayedPosition(connection)
-          : waitForReplay.call(positions, connection, position, waitMs as number)),
+        await (waits
+          ? waitForReplay.call(positions, connection, position, waitMs)
+          : positions.replayedPosition(connection)),
       )
       node.noteReplayed(replayed.position)
       return replayed
     }
     // A wait answers for the reads that need no more than its target.
-    await replay.refresh(connection, position, check, waitForReplay !== undefined)
+    await replay.refresh(connection, position, check, waits)
     return replay.of(connection) >= position
   }
 
