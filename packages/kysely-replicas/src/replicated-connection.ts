@@ -80,6 +80,8 @@ export class ReplicatedConnection implements DatabaseConnection {
   #atLeast: bigint | undefined
   // The single read holds a slot of the fallback budget, given back when the acquisition ends.
   #fallbackSlot = false
+  // The release of the single query's node connection, awaited with the acquisition's own.
+  #releasing: Promise<void> | undefined
 
   constructor(
     router: NodeRouter,
@@ -132,10 +134,15 @@ export class ReplicatedConnection implements DatabaseConnection {
   }
 
   /**
-   * Ends an acquisition: gives the held node connection back, after resetting its session.
-   * Returns `undefined` when nothing was held, which is the common case, to spare a promise.
+   * Ends an acquisition: gives the held node connection back, after resetting its session, or
+   * returns the release of a single query's node connection. Returns `undefined` when there is
+   * nothing to wait for, to spare a promise.
    */
   close(): Promise<void> | undefined {
+    const releasing = this.#releasing
+    if (releasing !== undefined) {
+      this.#releasing = undefined
+    }
     const held = this.#held
     const discarded = this.#discarded
     this.#held = undefined
@@ -151,7 +158,7 @@ export class ReplicatedConnection implements DatabaseConnection {
       this.#fallbackSlot = false
       this.#router.fallbackBudget?.give()
     }
-    return held === undefined ? undefined : this.#release(held, discarded)
+    return held === undefined ? releasing : this.#release(held, discarded)
   }
 
   async #release({ node, connection }: NodeConnection, discarded: boolean): Promise<void> {
@@ -369,26 +376,39 @@ export class ReplicatedConnection implements DatabaseConnection {
         }
       }
       const writes = node.role === 'primary' && classification.access !== 'read'
+      let result: QueryResult<R>
       try {
-        const result = await connection.executeQuery<R>(query)
-        node.stats.finish(startedAt)
-        return result
+        result = await connection.executeQuery<R>(query)
       } catch (error) {
         node.stats.finish(startedAt, this.#noteFailure(node, error) ? 'node' : 'query')
+        // After a failure too: see rollbackTransaction.
+        await this.#endSingle(node, connection, writes)
         if (writes) {
           throw error
         }
         next = await this.#fallBack(node, error, classification, tried)
-      } finally {
-        try {
-          // After a failure too: see rollbackTransaction.
-          if (writes) {
-            await this.#readYourWrites?.recordWrite(connection)
-          }
-        } finally {
-          await node.driver.releaseConnection(connection)
-        }
+        continue
       }
+      node.stats.finish(startedAt)
+      if (writes && this.#readYourWrites !== undefined) {
+        await this.#endSingle(node, connection, writes)
+        return result
+      }
+      // Kysely awaits the release of this acquisition anyway: the node connection's release
+      // joins it there (see close()) instead of costing the read one more turn of the loop.
+      this.#releasing = node.driver.releaseConnection(connection)
+      return result
+    }
+  }
+
+  // Records a single write's position (read-your-writes), then gives its node connection back.
+  async #endSingle(node: DatabaseNode, connection: DatabaseConnection, writes: boolean) {
+    try {
+      if (writes) {
+        await this.#readYourWrites?.recordWrite(connection)
+      }
+    } finally {
+      await node.driver.releaseConnection(connection)
     }
   }
 

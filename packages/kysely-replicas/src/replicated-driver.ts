@@ -83,12 +83,10 @@ export class ReplicatedDriver implements Driver {
 
   releaseConnection(connection: DatabaseConnection): Promise<void> {
     const replicated = asReplicated(connection)
+    // Reusable at once: close() reset it, and what it still releases it holds on its own.
     const closing = replicated.close()
-    if (closing === undefined) {
-      this.#idle.push(replicated)
-      return DONE
-    }
-    return closing.finally(() => this.#idle.push(replicated))
+    this.#idle.push(replicated)
+    return closing ?? DONE
   }
 
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
