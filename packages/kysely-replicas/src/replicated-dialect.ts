@@ -162,7 +162,10 @@ export class ReplicatedDialect implements Dialect {
   }
 
   createQueryCompiler(): QueryCompiler {
-    return new ReplicatedQueryCompiler(this.#config.primary.dialect.createQueryCompiler())
+    return new ReplicatedQueryCompiler(
+      this.#config.primary.dialect.createQueryCompiler(),
+      this.#classifyOptions,
+    )
   }
 
   createAdapter(): DialectAdapter {

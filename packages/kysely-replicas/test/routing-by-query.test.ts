@@ -1,6 +1,8 @@
-import { sql } from 'kysely'
+import { Kysely, PostgresQueryCompiler, type QueryCompiler, sql } from 'kysely'
+import { ReplicatedDialect } from 'kysely-replicas'
 import { describe, expect, it } from 'vitest'
-import { createRecordedDatabase, useRecordedDatabase } from './support/database.js'
+import { createRecordedDatabase, type Database, useRecordedDatabase } from './support/database.js'
+import { Journal, RecordingDialect } from './support/recording-dialect.js'
 
 describe('routing of single queries', () => {
   const { db, journal } = useRecordedDatabase()
@@ -79,5 +81,31 @@ describe('with no replicas', () => {
     await db.onReplica().selectFrom('person').selectAll().execute()
     await db.transaction().execute((trx) => trx.selectFrom('person').selectAll().execute())
     expect(new Set(journal.entries.map((entry) => entry.node))).toEqual(new Set(['primary']))
+  })
+})
+
+describe('routing with a query compiler of the user’s own', () => {
+  // Kysely's own compilers classify selects while compiling them; any other compiler's queries
+  // are walked after compiling. The verdicts are the same.
+  class OwnCompilerDialect extends RecordingDialect {
+    override createQueryCompiler(): QueryCompiler {
+      return new (class extends PostgresQueryCompiler {})()
+    }
+  }
+  const journal = new Journal()
+  const db = new Kysely<Database>({
+    dialect: new ReplicatedDialect({
+      readYourWrites: false,
+      primary: new OwnCompilerDialect('primary', journal),
+      replicas: [{ name: 'replica-0', dialect: new RecordingDialect('replica-0', journal) }],
+    }),
+  })
+
+  it('sends plain reads to the replica and unsafe ones to the primary', async () => {
+    await db.selectFrom('person').selectAll().execute()
+    await db.selectFrom('person').selectAll().forUpdate().execute()
+    await db.selectNoFrom((eb) => eb.fn('nextval', [sql.lit('person_id_seq')]).as('id')).execute()
+    expect(journal.entries.map((entry) => entry.node)).toEqual(['replica-0', 'primary', 'primary'])
+    expect(journal.allReleased).toBe(true)
   })
 })

@@ -77,3 +77,23 @@ export function classifyQuery(
   }
   return route ?? writeBecause('statement', node.kind)
 }
+
+/**
+ * {@link classifyQuery} for a query whose select hazard, if any, is known already: found by a
+ * `ClassifyingCompiler` while it compiled the query.
+ *
+ * ```ts
+ * compiler.compileQuery(node, queryId)
+ * classifyCompiled(node, compiler.hazard) // { access: 'read', reason: 'select' }
+ * ```
+ */
+export function classifyCompiled(
+  node: RootOperationNode,
+  hazard: QueryClassification | undefined,
+): QueryClassification {
+  const route = routes[node.kind]
+  if (route === INSPECT_SELECT) {
+    return hazard ?? READ
+  }
+  return route ?? writeBecause('statement', node.kind)
+}

@@ -156,13 +156,9 @@ export function findWriteHazard(
     case 'UpdateQueryNode':
     case 'DeleteQueryNode':
     case 'MergeQueryNode':
-      return DATA_MODIFYING[n.kind]
+      return dataModifyingHazard(n)
     case 'SelectModifierNode':
-      return (
-        (n.modifier === undefined ? undefined : ROW_LOCKS[n.modifier]) ??
-        walkOptional(n.rawModifier, f) ??
-        walkList(n.of, f)
-      )
+      return rowLockHazard(n) ?? walkOptional(n.rawModifier, f) ?? walkList(n.of, f)
     case 'FunctionNode':
       return functionHazard(n.func, n.arguments, f) ?? walkList(n.arguments, f)
     case 'AggregateFunctionNode':
@@ -249,6 +245,16 @@ export function findWriteHazard(
   }
 }
 
+/** The row lock a select modifier takes (`for update`…), if any; its raw modifier aside. */
+export function rowLockHazard(node: SelectModifierNode): QueryClassification | undefined {
+  return node.modifier === undefined ? undefined : ROW_LOCKS[node.modifier]
+}
+
+/** What a data-modifying query nested in a select makes of it. */
+export function dataModifyingHazard(node: DataModifyingNode): QueryClassification {
+  return DATA_MODIFYING[node.kind]
+}
+
 function walkOptional(
   node: OperationNode | undefined,
   options: ClassifyOptions,
@@ -295,7 +301,11 @@ function walkRawParameters(
 // qualified name (`nextval`, `pg_catalog.NextVal`) is read as SQL text.
 const PLAIN_NAME = /^[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)*$/
 
-function functionHazard(
+/**
+ * Whether a call to `name` with these arguments writes: a writing function, or a conditional
+ * one whose deciding argument says it writes (or cannot be read). The arguments' own trees aside.
+ */
+export function functionHazard(
   name: string,
   args: ReadonlyArray<OperationNode>,
   options: ClassifyOptions,
@@ -444,7 +454,7 @@ type LeafNode =
   | JSONPathLegNode
   | JSONOperatorChainNode
 
-type DataModifyingNode = InsertQueryNode | UpdateQueryNode | DeleteQueryNode | MergeQueryNode
+export type DataModifyingNode = InsertQueryNode | UpdateQueryNode | DeleteQueryNode | MergeQueryNode
 
 interface WalkedChildren {
   SelectQueryNode:

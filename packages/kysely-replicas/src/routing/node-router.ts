@@ -12,6 +12,7 @@ import type { FallbackPolicy, ResolvedFallback } from '../health/fallback-policy
 import type { ReadDeadlineOptions } from '../health/read-deadline.js'
 import type { DatabaseNode } from '../nodes/database-node.js'
 import { type ClassifyOptions, classifyQuery, type QueryClassification } from './classify-query.js'
+import { TimedCompiledQuery } from './compile-order.js'
 import { DeadlineWatch } from './deadline-watch.js'
 import type { RouteTarget } from './route-target.js'
 
@@ -188,7 +189,10 @@ export class NodeRouter {
 
   /** Whether the query may run on a hot standby, and why not when it may not. */
   classify(query: CompiledQuery): QueryClassification {
-    return classifyQuery(query.query, this.#classifyOptions)
+    const options = this.#classifyOptions
+    return (
+      TimedCompiledQuery.classificationOf(query, options) ?? classifyQuery(query.query, options)
+    )
   }
 
   /**

@@ -1,4 +1,5 @@
 import {
+  createQueryId,
   DummyDriver,
   type Generated,
   Kysely,
@@ -8,12 +9,15 @@ import {
   PostgresQueryCompiler,
   type RootOperationNode,
 } from 'kysely'
+import { expect } from 'vitest'
 import {
   type ClassifyOptions,
+  classifyCompiled,
   classifyQuery,
   createClassifyOptions,
   type QueryClassification,
 } from '../../src/routing/classify-query.js'
+import { createClassifyingCompiler } from '../../src/routing/classifying-compiler.js'
 
 export interface Database {
   person: { id: Generated<number>; first_name: string; age: number }
@@ -37,12 +41,33 @@ export const db = new Kysely<Database>({
 /** The options the dialect builds by default: PostgreSQL's writing functions, nothing more. */
 export const defaultOptions = createClassifyOptions()
 
-/** Classifies a builder's compiled query. */
+/**
+ * Classifies a builder's compiled query twice: by walking its tree, and while compiling it with
+ * a classifying compiler (what the dialect does with Kysely's own compilers). Both must agree.
+ */
 export function classify(
   query: { compile(): { query: RootOperationNode } },
   options: ClassifyOptions = defaultOptions,
 ): QueryClassification {
-  return classifyQuery(query.compile().query, options)
+  const node = query.compile().query
+  const walked = classifyQuery(node, options)
+  expect(classifyWhileCompiling(node, options), 'the classifying compiler disagrees').toEqual(
+    walked,
+  )
+  return walked
+}
+
+/** The classification a classifying `PostgresQueryCompiler` finds while compiling the node. */
+export function classifyWhileCompiling(
+  node: RootOperationNode,
+  options: ClassifyOptions = defaultOptions,
+): QueryClassification {
+  const compiler = createClassifyingCompiler(new PostgresQueryCompiler(), options)
+  if (compiler === undefined) {
+    throw new Error('PostgresQueryCompiler must get a classifying compiler')
+  }
+  compiler.compileQuery(node, createQueryId())
+  return classifyCompiled(node, compiler.hazard)
 }
 
 /** The expected verdicts, by reason. */

@@ -1,9 +1,10 @@
-import { type ExpressionBuilder, type RawBuilder, sql } from 'kysely'
+import { type ExpressionBuilder, type RawBuilder, type RootOperationNode, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import type { ClassifyOptions } from '../../src/routing/classify-options.js'
-import { createClassifyOptions } from '../../src/routing/classify-query.js'
+import { classifyQuery, createClassifyOptions } from '../../src/routing/classify-query.js'
 import {
   classify,
+  classifyWhileCompiling,
   type Database,
   dataModifying,
   db,
@@ -324,6 +325,20 @@ describe('the argument a conditional writing function decides on', () => {
     ]),
   }
   const WRITE = writingFunction('app.open')
+  // Both ways of classifying ask the rule the same questions.
+  const expectVerdictAsking = (
+    query: { compile(): { query: RootOperationNode } },
+    verdict: unknown,
+    seen: unknown[],
+  ) => {
+    const node = query.compile().query
+    asked.length = 0
+    expect(classifyQuery(node, options)).toEqual(verdict)
+    expect(asked).toEqual(seen)
+    asked.length = 0
+    expect(classifyWhileCompiling(node, options)).toEqual(verdict)
+    expect(asked).toEqual(seen)
+  }
   const raw = (call: RawBuilder<unknown>) => db.selectNoFrom(sql`${call}`.as('x'))
 
   it.each([
@@ -347,9 +362,7 @@ describe('the argument a conditional writing function decides on', () => {
     ['a subquery', sql`app.open(1, ${db.selectNoFrom(sql.lit('read').as('m'))})`, [], WRITE],
     ['cut short by the end of the text', sql`app.open(1, 'read'`, [], WRITE],
   ])('reads %s', (_what, call, seen, verdict) => {
-    asked.length = 0
-    expect(classify(raw(call), options)).toEqual(verdict)
-    expect(asked).toEqual(seen)
+    expectVerdictAsking(raw(call), verdict, seen)
   })
 
   it.each([
@@ -382,14 +395,11 @@ describe('the argument a conditional writing function decides on', () => {
     ['a column', (eb: Eb) => eb.fn('app.open', [eb.val(1), eb.ref('first_name')]), [], WRITE],
     ['missing', (eb: Eb) => eb.fn('app.open', [eb.val(1)]), [], WRITE],
   ])('reads %s given to eb.fn', (_what, call, seen, verdict) => {
-    asked.length = 0
-    expect(
-      classify(
-        db.selectFrom('person').select((eb) => call(eb).as('x')),
-        options,
-      ),
-    ).toEqual(verdict)
-    expect(asked).toEqual(seen)
+    expectVerdictAsking(
+      db.selectFrom('person').select((eb) => call(eb).as('x')),
+      verdict,
+      seen,
+    )
   })
 })
 
