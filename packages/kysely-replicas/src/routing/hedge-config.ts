@@ -4,9 +4,10 @@ import { InvalidConfigError } from '../errors.js'
 /**
  * Hedged reads ("The Tail at Scale", Dean and Barroso): a single read on a replica that has not
  * answered after the recent p95 latency of replica reads is also sent to another replica; the
- * first answer wins and the other copy is given up (its connection destroyed with
- * `PostgresDialect`, else left to finish and released). A budget keeps the extra reads under
- * `budget` of all reads, so that hedging never turns a slow cluster into an overloaded one.
+ * first answer wins. The other copy is left to finish and its connection released then (it is
+ * slow, not stuck), unless its replica also missed the read deadline (`readDeadline`): then its
+ * connection is destroyed. A budget keeps the extra reads under `budget` of all reads, so that
+ * hedging never turns a slow cluster into an overloaded one.
  * Hedges go to replicas only, never to the primary; writes, blocks and `onReplica(index)` are
  * never hedged. Off by default (each replica read then costs a timer); `{}` turns it on.
  *

@@ -146,6 +146,36 @@ describe('hedged reads', () => {
   })
 })
 
+describe('reads in a block', () => {
+  it.each([
+    ['connection()', 'connection'],
+    ['transaction()', 'transaction'],
+  ] as const)('are never hedged: %s on a replica', async (_name, kind) => {
+    const { db, journal, hedges, slowDown, warmUp } = setup()
+    try {
+      await warmUp()
+      const answer = slowDown()
+      const block =
+        kind === 'connection'
+          ? db
+              .onReplica()
+              .connection()
+              .execute((conn) => conn.selectFrom('person').selectAll().execute())
+          : db
+              .onReplica()
+              .transaction()
+              .execute((trx) => trx.selectFrom('person').selectAll().execute())
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      answer()
+      await block
+      expect(journal.nodesFor(SELECT)).toEqual(['replica-0'])
+      expect(hedges).toEqual([])
+    } finally {
+      await db.destroy()
+    }
+  })
+})
+
 describe('a balancer that throws when asked for the hedge', () => {
   it('leaves the read to its first replica, and nothing is thrown outside it', async () => {
     const { db, hedges, read, slowDown, warmUp } = setup(2, {
