@@ -10,11 +10,12 @@ import net from 'node:net'
 export class HoldingProxy {
   readonly #server: net.Server
   readonly #sockets = new Set<net.Socket>()
-  readonly #delayMs: number
+  /** How much later each byte is passed on, each way; may change while connections are open. */
+  delayMs: number
   #holding = false
 
   private constructor(backendPort: number, delayMs: number) {
-    this.#delayMs = delayMs
+    this.delayMs = delayMs
     this.#server = net.createServer((client) => {
       const backend = net.connect({ host: '127.0.0.1', port: backendPort })
       this.#join(client, backend)
@@ -60,12 +61,13 @@ export class HoldingProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
-  // Timers of one delay fire in the order they were set: bytes keep their order.
+  // Timers of one delay fire in the order they were set: bytes keep their order (as long as the
+  // delay does not shrink while bytes are on their way).
   #later(step: () => void): void {
-    if (this.#delayMs === 0) {
+    if (this.delayMs === 0) {
       step()
     } else {
-      setTimeout(step, this.#delayMs)
+      setTimeout(step, this.delayMs)
     }
   }
 

@@ -37,6 +37,7 @@ export {
 export type {
   ConsistencyEvent,
   FallbackEvent,
+  HedgeEvent,
   LagEvent,
   NodeAddedEvent,
   NodeDownEvent,
@@ -76,6 +77,7 @@ export {
   type RouteExplanation,
   replicationOf,
 } from './replication.js'
+export type { HedgeConfig } from './routing/hedge-config.js'
 export { InvalidWritingFunctionError } from './routing/invalid-writing-function-error.js'
 export type { QueryAccess, RouteReason } from './routing/query-classification.js'
 export type { MonitorContext, NodeMonitor, NodeMonitorFactory } from './topology/node-monitor.js'

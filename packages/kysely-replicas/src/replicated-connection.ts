@@ -58,8 +58,10 @@ export class ReplicatedConnection implements DatabaseConnection {
   readonly #router: NodeRouter
   readonly #sessionReset: CompiledQuery | undefined
   readonly #readYourWrites: ReadYourWrites | undefined
-  // Reads on replicas run under a deadline (see GuardedRead); off: undefined.
+  // Reads on replicas run under a deadline or hedged (see GuardedRead); off: undefined. The
+  // deadline needs a node whose connections can be destroyed: on any other, reads are only hedged.
   readonly #guard: ReadGuard | undefined
+  readonly #hedgeOnly: ReadGuard | undefined
   #acquiredAt = 0
   #used = false
   #pin: RouteTarget | undefined
@@ -92,12 +94,16 @@ export class ReplicatedConnection implements DatabaseConnection {
     this.#sessionReset = sessionReset === undefined ? undefined : Query.raw(sessionReset)
     this.#readYourWrites = readYourWrites
     this.#guard = this.#createGuard()
+    this.#hedgeOnly =
+      this.#guard?.hedge === undefined
+        ? undefined
+        : { ...this.#guard, options: undefined, watch: undefined }
   }
 
   #createGuard(): ReadGuard | undefined {
     const router = this.#router
-    const { readDeadline, deadlineWatch } = router
-    if (readDeadline === undefined || deadlineWatch === undefined) {
+    const { readDeadline, deadlineWatch, hedging } = router
+    if (readDeadline === undefined && hedging === undefined) {
       return undefined
     }
     return {
@@ -125,6 +131,18 @@ export class ReplicatedConnection implements DatabaseConnection {
           })
         }
       },
+      hedge:
+        hedging === undefined
+          ? undefined
+          : {
+              hedging,
+              to: (node) => router.hedgeTo(node, this.#pin, this.#atLeast),
+              note: (from, to, won, afterMs) => {
+                if (router.events.listening('hedge')) {
+                  router.events.emit('hedge', { from: from.name, to: to.name, won, afterMs })
+                }
+              },
+            },
     }
   }
 
@@ -354,9 +372,10 @@ export class ReplicatedConnection implements DatabaseConnection {
           await this.#takeFallbackSlot()
         }
       }
-      if (this.#guard !== undefined && this.#guards(node)) {
+      const guard = this.#guardOf(node)
+      if (guard !== undefined) {
         try {
-          return await new GuardedRead<R>(this.#guard, node, query).run(leased)
+          return await new GuardedRead<R>(guard, node, query).run(leased)
         } catch (error) {
           next = await this.#fallBack(node, error, classification, tried)
           continue
@@ -412,15 +431,18 @@ export class ReplicatedConnection implements DatabaseConnection {
     }
   }
 
-  // Whether a single query on the node runs under the read deadline: a read on a replica whose
-  // connections can be destroyed, unless pinned to that replica by index (it must not move).
-  #guards(node: DatabaseNode): boolean {
+  // How a single query on the node is guarded, if at all: a read on a replica, unless pinned to
+  // that replica by index (it must not move), under the read deadline when the node's connections
+  // can be destroyed, hedged when hedging is on.
+  #guardOf(node: DatabaseNode): ReadGuard | undefined {
     const pin = this.#pin
-    return (
-      node.role === 'replica' &&
-      node.destroyConnection !== undefined &&
-      (pin === undefined || (pin.kind === 'replica' && pin.index === undefined))
-    )
+    if (
+      node.role !== 'replica' ||
+      (pin !== undefined && (pin.kind !== 'replica' || pin.index !== undefined))
+    ) {
+      return undefined
+    }
+    return node.destroyConnection === undefined ? this.#hedgeOnly : this.#guard
   }
 
   async #runHeld<R>(query: CompiledQuery): Promise<QueryResult<R>> {

@@ -17,6 +17,7 @@ import {
 } from './health/read-deadline.js'
 import { DEFAULT_POOL_SIZE } from './nodes/database-node.js'
 import type { NodeFactory } from './nodes/node-factory.js'
+import { type HedgeConfig, type HedgeOptions, normalizeHedge } from './routing/hedge-config.js'
 import type { NodeMonitorFactory } from './topology/node-monitor.js'
 
 /**
@@ -131,6 +132,12 @@ export interface ReplicatedDialectConfig {
    */
   readonly readDeadline?: ReadDeadlineConfig | false
   /**
+   * Hedged reads: a replica read that has not answered after the recent p95 latency also goes
+   * to another replica, within a budget of extra reads (see `HedgeConfig`). Off by default;
+   * `{}` turns it on with its defaults.
+   */
+  readonly hedge?: HedgeConfig | false
+  /**
    * A background monitor of roles and replication lag, such as `postgresTopology()`: it follows
    * failovers and keeps lagging replicas out of rotation. None by default: roles are as
    * configured.
@@ -162,6 +169,7 @@ export const REPLICATED_DIALECT_OPTIONS: OptionNames<ReplicatedDialectConfig> = 
   localZone: true,
   health: true,
   readDeadline: true,
+  hedge: true,
   monitor: true,
   nodeFactory: true,
   readYourWrites: true,
@@ -195,6 +203,7 @@ export interface NormalizedConfig {
   readonly localZone: string | undefined
   readonly health: HealthOptions
   readonly readDeadline: ReadDeadlineOptions | undefined
+  readonly hedge: HedgeOptions | undefined
   readonly monitor: NodeMonitorFactory | undefined
   readonly nodeFactory: NodeFactory | undefined
   readonly readYourWrites: ReadYourWritesConfig | false | undefined
@@ -241,6 +250,7 @@ export function normalizeConfig(config: ReplicatedDialectConfig): NormalizedConf
     localZone: normalizeLocalZone(config.localZone, [primary, ...replicas]),
     health: normalizeHealth(config.health),
     readDeadline: normalizeReadDeadline(config.readDeadline),
+    hedge: normalizeHedge(config.hedge),
     monitor: normalizeMonitor(config.monitor),
     nodeFactory: normalizeNodeFactory(config.nodeFactory),
     readYourWrites: config.readYourWrites,

@@ -122,6 +122,7 @@ export class ReplicatedDialect implements Dialect {
         localZone: this.#config.localZone,
         events,
         readDeadline,
+        hedge: this.#config.hedge,
       },
     )
     const membership = new NodeMembership(router, {

@@ -45,6 +45,10 @@ export interface NodeStatsSnapshot {
   readonly lagSeconds: number | undefined
   /** Beyond the lag bound: no reads until it catches up. */
   readonly lagging: boolean
+  /** Hedge copies of reads sent to the node because another replica was slow (see `hedge`). */
+  readonly hedgesSent: number
+  /** Of those, the ones the node answered first. */
+  readonly hedgesWon: number
 }
 
 /**
@@ -175,7 +179,7 @@ export class Replication {
 
   /**
    * Subscribes to an event: `route`, `node-down`, `node-up`, `node-added`, `node-removed`,
-   * `fallback`, `role-change`, `lag`, `split-brain`, `consistency` or `read-your-writes-mode`.
+   * `fallback`, `hedge`, `role-change`, `lag`, `split-brain`, `consistency` or `read-your-writes-mode`.
    */
   on<K extends keyof ReplicasEventMap>(name: K, listener: ReplicasListener<K>): this {
     this.#router.events.on(name, listener)
@@ -316,5 +320,7 @@ function snapshot(node: DatabaseNode): NodeStatsSnapshot {
     lagBytes: node.lag?.bytes,
     lagSeconds: node.lag?.seconds,
     lagging: node.lag?.excluded === true,
+    hedgesSent: node.stats.hedgesSent,
+    hedgesWon: node.stats.hedgesWon,
   })
 }

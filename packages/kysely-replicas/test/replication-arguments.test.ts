@@ -12,7 +12,7 @@ import { createRecordedDatabase, type Database } from './support/database.js'
 
 // The first events: the list grows as events are added.
 const EVENTS =
-  'The events are: route, node-down, node-up, node-added, node-removed, fallback, role-change, lag, split-brain, consistency'
+  'The events are: route, node-down, node-up, node-added, node-removed, fallback, hedge, role-change, lag, split-brain, consistency'
 
 /** That `message` is `start` then the list of events. */
 function expectEventsMessage(message: string, start: string): void {

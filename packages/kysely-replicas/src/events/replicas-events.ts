@@ -95,6 +95,25 @@ export interface FallbackEvent {
 }
 
 /**
+ * A read on `from` had not answered after the hedge delay and a copy went to `to` (see
+ * `HedgeConfig`); sent once the read has its answer: `won` when `to` answered first.
+ *
+ * ```ts
+ * replicationOf(db).on('hedge', ({ from, to, won }) => metrics.increment('db.hedge', { from, to, won }))
+ * ```
+ */
+export interface HedgeEvent {
+  /** The replica the read was first sent to. */
+  readonly from: string
+  /** The replica the hedge copy went to. */
+  readonly to: string
+  /** Whether the hedge copy answered first. */
+  readonly won: boolean
+  /** How long the read waited before the copy was sent, in ms. */
+  readonly afterMs: number
+}
+
+/**
  * A monitor found that a node changed role (a promotion, a demotion).
  *
  * ```ts
@@ -191,6 +210,8 @@ export interface ReplicasEventMap {
   'node-removed': NodeRemovedEvent
   /** A failed read is retried on another node. */
   fallback: FallbackEvent
+  /** A hedged read got its answer; a copy had gone to another replica. */
+  hedge: HedgeEvent
   /** A monitor found a promotion or a demotion. */
   'role-change': RoleChangeEvent
   /** A replica crossed the monitor's lag bound, one way or the other. */
@@ -227,6 +248,7 @@ const EVENT_NAMES = Object.freeze(
     'node-added': true,
     'node-removed': true,
     fallback: true,
+    hedge: true,
     'role-change': true,
     lag: true,
     'split-brain': true,
@@ -260,6 +282,7 @@ export class ReplicasEvents {
     'node-added': [],
     'node-removed': [],
     fallback: [],
+    hedge: [],
     'role-change': [],
     lag: [],
     'split-brain': [],

@@ -30,6 +30,10 @@ export class NodeStats {
   samples = 0
   /** When the last latency sample was taken (`performance.now()`, ms); 0 before any. */
   sampledAt = 0
+  /** Hedge copies of reads sent to the node because another replica was slow (see `hedge`). */
+  hedgesSent = 0
+  /** Of those, the ones the node answered first. */
+  hedgesWon = 0
   readonly #timeEvery: number
   readonly #peakSensitive: boolean
   #untilSample = 0

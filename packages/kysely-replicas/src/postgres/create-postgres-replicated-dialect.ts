@@ -113,6 +113,7 @@ const OPTIONS: OptionNames<PostgresReplicatedDialectConfig<object>> = Object.fre
   localZone: true,
   health: true,
   readDeadline: true,
+  hedge: true,
   monitor: true,
   readYourWrites: true,
 })

@@ -14,6 +14,8 @@ import type { DatabaseNode } from '../nodes/database-node.js'
 import { type ClassifyOptions, classifyQuery, type QueryClassification } from './classify-query.js'
 import { TimedCompiledQuery } from './compile-order.js'
 import { DeadlineWatch } from './deadline-watch.js'
+import type { HedgeOptions } from './hedge-config.js'
+import { Hedging } from './hedging.js'
 import type { RouteTarget } from './route-target.js'
 
 /**
@@ -29,6 +31,8 @@ export class NodeRouter {
   /** The deadline of single reads on replicas, and the one timer that watches them; off: none. */
   readonly readDeadline: ReadDeadlineOptions | undefined
   readonly deadlineWatch: DeadlineWatch | undefined
+  /** When replica reads are hedged, and the budget of hedges; off: none. */
+  readonly hedging: Hedging | undefined
   /** The slots of fallback reads on the primary (see `FallbackConfig`); unlimited: none. */
   readonly fallbackBudget: FallbackBudget | undefined
   readonly #balancer: Balancer
@@ -51,6 +55,7 @@ export class NodeRouter {
       readonly localZone?: string | undefined
       readonly events: ReplicasEvents
       readonly readDeadline?: ReadDeadlineOptions | undefined
+      readonly hedge?: HedgeOptions | undefined
     },
   ) {
     this.#nodes = Object.freeze([primary, ...replicas])
@@ -81,6 +86,7 @@ export class NodeRouter {
       options.readDeadline === undefined
         ? undefined
         : new DeadlineWatch(Math.max(5, options.readDeadline.minMs / 4))
+    this.hedging = options.hedge === undefined ? undefined : new Hedging(options.hedge)
     this.refresh()
   }
 
@@ -291,6 +297,26 @@ export class NodeRouter {
       }
     }
     return target === undefined && this.#primaries.length === 1 ? this.#primaries[0] : undefined
+  }
+
+  /**
+   * Where a hedge copy of a single read that `slow` has not answered yet goes, or `undefined`:
+   * another available replica (one known to have replayed `atLeast`, with read-your-writes),
+   * never the primary. A read pinned to a replica index is never hedged.
+   */
+  hedgeTo(
+    slow: DatabaseNode,
+    target: RouteTarget | undefined,
+    atLeast: bigint | undefined,
+  ): DatabaseNode | undefined {
+    if (target !== undefined && (target.kind !== 'replica' || target.index !== undefined)) {
+      return undefined
+    }
+    const left = this.#available.filter(
+      (replica) =>
+        replica !== slow && (atLeast === undefined || (replica.replayed ?? -1n) >= atLeast),
+    )
+    return left.length === 0 ? undefined : this.pick(left)
   }
 
   /** Whether a block running on the node may take a query routed to the target. */

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest'
 import { Journal, RecordingDialect } from '../support/recording-dialect.js'
 
 const OPTIONS =
-  'The options are: primary, replicas, writingFunctions, sessionReset, balancing, fallback, localZone, health, readDeadline, monitor, nodeFactory, readYourWrites.'
+  'The options are: primary, replicas, writingFunctions, sessionReset, balancing, fallback, localZone, health, readDeadline, hedge, monitor, nodeFactory, readYourWrites.'
 
 function configWith(extra: object): ReplicatedDialectConfig {
   const journal = new Journal()
@@ -176,7 +176,7 @@ describe('createPostgresReplicatedDialect options', () => {
   ])('refuses %s (meaning %s) before building any pool', (key, meant, extra) => {
     expect(messageOf(create(extra))).toBe(
       `createPostgresReplicatedDialect() has no option '${key}'; did you mean '${meant}'? ` +
-        'The options are: Pool, nodes, poolOptions, topology, dialectOptions, onPoolError, writingFunctions, sessionReset, balancing, fallback, localZone, health, readDeadline, monitor, readYourWrites.',
+        'The options are: Pool, nodes, poolOptions, topology, dialectOptions, onPoolError, writingFunctions, sessionReset, balancing, fallback, localZone, health, readDeadline, hedge, monitor, readYourWrites.',
     )
     expect(built).toEqual([])
   })

@@ -11,7 +11,8 @@ import type { NodeHealth } from '../../src/health/node-health.js'
 import { DatabaseNode } from '../../src/nodes/database-node.js'
 import { NodeStats } from '../../src/nodes/node-stats.js'
 import type { DeadlineWatch, Watched } from '../../src/routing/deadline-watch.js'
-import { GuardedRead, type ReadGuard } from '../../src/routing/guarded-read.js'
+import { GuardedRead, type ReadGuard, type ReadHedge } from '../../src/routing/guarded-read.js'
+import { Hedging } from '../../src/routing/hedging.js'
 
 // GuardedRead on its own, driven by hand: each connection's query answers, fails or hangs when
 // the test says so, and the deadline passes when the test calls expire() (what the watch's timer
@@ -97,7 +98,7 @@ function replica(name: string, destroyable = true) {
 }
 
 /** The deadlines asked for, by read; what the guard was told. */
-function setup(options: { alternative?: boolean; destroyable?: boolean } = {}) {
+function setup(options: { alternative?: boolean; destroyable?: boolean; hedge?: ReadHedge } = {}) {
   const first = replica('replica-0', options.destroyable)
   const second = replica('replica-1', options.destroyable)
   const deadlines = new Map<Watched, number[]>()
@@ -118,6 +119,7 @@ function setup(options: { alternative?: boolean; destroyable?: boolean } = {}) {
       return (error as Error).message === 'Connection terminated'
     },
     noteMoved: (from, to, error) => moved.push([from.name, to.name, error]),
+    hedge: options.hedge,
   }
   const read = new GuardedRead<unknown>(guard, first.node, CompiledQuery.raw('select 1'))
   return { first, second, deadlines, moved, failures, read }
@@ -363,5 +365,104 @@ describe('a read on a replica under a deadline', () => {
     first.driver.acquired[0]?.answer([])
     await settle()
     expect(first.driver.released).toEqual(first.driver.acquired)
+  })
+})
+
+describe('a read whose second node cannot be picked', () => {
+  it('waits for its replica when the balancer throws: nothing escapes the deadline timer', async () => {
+    const first = replica('replica-0')
+    const throwing = new GuardedRead<unknown>(
+      {
+        options: { minMs: 100, maxMs: 400, latencyFactor: 4 },
+        watch: { add: () => {}, delete: () => {} } as unknown as DeadlineWatch,
+        alternativeTo: () => {
+          throw new Error('the balancer threw')
+        },
+        noteFailure: () => false,
+        noteMoved: () => {},
+      },
+      first.node,
+      CompiledQuery.raw('select 1'),
+    )
+    const result = throwing.run(undefined)
+    await settle()
+    expect(() => throwing.expire()).not.toThrow()
+    expect(first.suspected).toHaveLength(1)
+    first.driver.acquired[0]?.answer([{ late: true }])
+    await expect(result).resolves.toEqual({ rows: [{ late: true }] })
+  })
+})
+
+/**
+ * A hedged read under a deadline too: the hedge delay is 0 ms (known after 32 reads of 0 ms) and
+ * the budget allows one hedge per read, so the copy goes out on the next turn of the loop.
+ */
+function hedgedSetup() {
+  const hedging = new Hedging({ budget: 1, minDelayMs: 0, percentile: 0.95 })
+  for (let i = 0; i < 32; i++) hedging.sample(0)
+  const hedges: Array<[string, string, boolean]> = []
+  let to: DatabaseNode | undefined
+  const base = setup({
+    hedge: {
+      hedging,
+      to: () => to,
+      note: (from, to, won) => hedges.push([from.name, to.name, won]),
+    },
+  })
+  to = base.second.node
+  return { ...base, hedges }
+}
+
+/** Waits for the hedge timer (0 ms, then the next turn of the loop). */
+const hedgeDelay = () =>
+  new Promise<void>((resolve) => setTimeout(() => setImmediate(() => setImmediate(resolve)), 1))
+
+describe('a hedged read', () => {
+  it('leaves its slow first run to end and gives its connection back when the copy wins', async () => {
+    const { first, second, hedges, read } = hedgedSetup()
+    const result = read.run(undefined)
+    await hedgeDelay()
+    expect(second.driver.acquired).toHaveLength(1)
+    second.driver.acquired[0]?.answer([{ from: 'replica-1' }])
+    await expect(result).resolves.toEqual({ rows: [{ from: 'replica-1' }] })
+    expect(hedges).toEqual([['replica-0', 'replica-1', true]])
+    expect(second.node.stats).toMatchObject({ hedgesSent: 1, hedgesWon: 1 })
+    await settle()
+    // Slow, not stuck: not destroyed, given back once its query ends.
+    expect(first.driver.destroyed).toEqual([])
+    expect(first.driver.released).toEqual([])
+    first.driver.acquired[0]?.answer([])
+    await settle()
+    expect(first.driver.released).toEqual(first.driver.acquired)
+  })
+
+  it('destroys its first run when that one also missed the deadline, and starts no third run', async () => {
+    const { first, second, moved, read } = hedgedSetup()
+    const result = read.run(undefined)
+    await hedgeDelay()
+    read.expire()
+    // Suspected, but the hedge copy is already the read's other run.
+    expect(first.suspected).toHaveLength(1)
+    expect(moved).toEqual([])
+    await settle()
+    expect(first.driver.acquired).toHaveLength(1)
+    expect(second.driver.acquired).toHaveLength(1)
+    second.driver.acquired[0]?.answer([])
+    await result
+    await settle()
+    expect(first.driver.destroyed).toEqual(first.driver.acquired)
+  })
+
+  it('is under its deadline too, and sends no copy once answered', async () => {
+    const { first, second, deadlines, hedges, read } = hedgedSetup()
+    const result = read.run(undefined)
+    expect(deadlines.get(read)).toEqual([100])
+    await settle()
+    first.driver.acquired[0]?.answer([])
+    await result
+    expect(deadlines.has(read)).toBe(false)
+    await hedgeDelay()
+    expect(second.driver.acquired).toEqual([])
+    expect(hedges).toEqual([])
   })
 })
