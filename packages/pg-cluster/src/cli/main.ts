@@ -224,9 +224,9 @@ async function addMember(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseDirOnly(args, true)
   if (values.help) return help('add-member', io)
   if (positionals.length > 0) {
-    throw new UsageError('add-member takes no node name: the new member is named node<n>.')
+    throw new UsageError('add-member takes no node name: the new member is named for you.')
   }
-  const cluster = await attachHa(requiredDir(values.dir), 'add-member')
+  const cluster = await attach(requiredDir(values.dir))
   const node = await cluster.addMember()
   io.stderr.write(`pg-cluster: add-member: ${node.name} joined on port ${node.port}.\n`)
   io.stdout.write(formatEnv(cluster))
@@ -246,14 +246,22 @@ async function removeMember(args: string[], io: CliIo): Promise<number> {
   if (values.help) return help('remove-member', io)
   const [node, ...extra] = positionals
   if (node === undefined || extra.length > 0) {
-    throw new UsageError('remove-member takes one node name, e.g. remove-member node3')
+    throw new UsageError('remove-member takes one node name, e.g. remove-member replica2')
   }
   const drainMs =
     values['drain-ms'] === undefined ? undefined : integer('--drain-ms', values['drain-ms'])
-  const cluster = await attachHa(requiredDir(values.dir), 'remove-member')
-  await cluster.removeMember(node, { drainMs })
-  // Removing the leader is a failover: the URLs are printed once there is a leader again.
-  await cluster.waitForLeader()
+  const cluster = await attach(requiredDir(values.dir))
+  if (cluster instanceof PatroniCluster) {
+    await cluster.removeMember(node, { drainMs })
+    // Removing the leader is a failover: the URLs are printed once there is a leader again.
+    await cluster.waitForLeader()
+  } else {
+    if (drainMs !== undefined) {
+      // Nothing tells clients of a plain cluster that a node leaves, so there is no drain.
+      throw new UsageError('--drain-ms is an option of HA clusters (up --ha).')
+    }
+    await cluster.removeMember(node)
+  }
   io.stderr.write(`pg-cluster: remove-member ${node}: done.\n`)
   io.stdout.write(formatEnv(cluster))
   return 0
@@ -285,17 +293,6 @@ async function switchover(args: string[], io: CliIo): Promise<number> {
   io.stderr.write(`pg-cluster: switchover: ${old} -> ${cluster.primary.name}.\n`)
   io.stdout.write(formatEnv(cluster))
   return 0
-}
-
-/** The HA cluster in `dir`; a plain one cannot add or remove members. */
-async function attachHa(dir: string, command: string): Promise<PatroniCluster> {
-  if (!(await PatroniCluster.isHaDir(dir))) {
-    throw new UsageError(
-      `${command} needs an HA cluster (pg-cluster up --ha): a plain cluster keeps the nodes it ` +
-        'started with. Start one with the replicas you need (pg-cluster up --replicas <n>).',
-    )
-  }
-  return PatroniCluster.attach(dir)
 }
 
 /** The cluster in `dir`, of either kind. */
