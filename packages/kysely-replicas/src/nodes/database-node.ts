@@ -67,7 +67,7 @@ export class DatabaseNode {
   /**
    * The 0-based position in the `replicas` config; -1 for the configured primary, which stays -1
    * when a failover demotes it to a replica; the next free number for a member that joined while
-   * running. A balancer keeping state per node keys it by the node, not by this.
+   * running. Unique among the nodes, never below -1; not a position among a pick's candidates.
    */
   readonly index: number
   /** The configured weight for weighted balancing, a positive number (default 1). */

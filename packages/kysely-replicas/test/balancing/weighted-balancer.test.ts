@@ -122,6 +122,16 @@ describe('WeightedBalancer', () => {
     expect(windows(pickIndexes(balancer, again, 40).map(slot), 4)).toEqual(cycles(10, [1, 1, 2]))
   })
 
+  it('lets a configured replica that left and joined again (a new node, same index) resume its turn', () => {
+    const balancer = new WeightedBalancer()
+    const [a, b] = weighted() as [DatabaseNode, DatabaseNode, DatabaseNode]
+    const first = [a, b, replica(2, { weight: 3 })]
+    const rejoined = [a, b, replica(2, { weight: 3 })]
+    expect([...pickIndexes(balancer, first, 4), ...pickIndexes(balancer, rejoined, 8)]).toEqual([
+      2, 1, 0, 2, 1, 2, 2, 1, 0, 2, 1, 2,
+    ])
+  })
+
   it('handles fractional weights', () => {
     const balancer = new WeightedBalancer()
     const counts = countPicks(balancer, replicas({ weight: 0.5 }, { weight: 1.5 }), 400)
