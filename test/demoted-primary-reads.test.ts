@@ -60,7 +60,7 @@ describe.each(balancings)("balancing: '%s' after a switchover", (balancing) => {
             healthy: true,
           })
           for (const node of stats.filter((each) => each.role === 'replica')) {
-            expect(node.lag?.excluded ?? false, node.name).toBe(false)
+            expect(node.lagging, node.name).toBe(false)
           }
         },
         { timeout: 15_000, interval: 50 },

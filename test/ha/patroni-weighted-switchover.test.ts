@@ -52,7 +52,7 @@ describe.skipIf(!inject('haAvailable'))("balancing: 'weighted' after a Patroni s
         for (const name of replicas) {
           const node = stats.find((each) => each.name === name)
           expect(node, name).toMatchObject({ role: 'replica', healthy: true })
-          expect(node?.lag?.excluded ?? false, name).toBe(false)
+          expect(node?.lagging, name).toBe(false)
         }
       },
       { timeout: 30_000, interval: 50 },
