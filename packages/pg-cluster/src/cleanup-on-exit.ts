@@ -36,6 +36,14 @@ export function registerForCleanup(target: CleanupTarget): void {
   watchdog.update(snapshot())
 }
 
+/**
+ * Tells the exit handlers and the watchdog that a registered cluster's data directories changed
+ * (a member joined or left); a cluster that is not registered (attached, detached) stays so.
+ */
+export function updateCleanup(target: CleanupTarget): void {
+  if (targets.has(target)) watchdog.update(snapshot())
+}
+
 /** Forgets a cluster: it was stopped, or it was detached to outlive this process. */
 export function unregisterFromCleanup(target: CleanupTarget): void {
   if (!targets.delete(target)) return

@@ -2,7 +2,12 @@ import { chmod, lchown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { findBinaries } from './binaries/find-binaries.js'
-import { type CleanupTarget, registerForCleanup, unregisterFromCleanup } from './cleanup-on-exit.js'
+import {
+  type CleanupTarget,
+  registerForCleanup,
+  unregisterFromCleanup,
+  updateCleanup,
+} from './cleanup-on-exit.js'
 import { ClusterNode, type NodeRole, type PgClusterNode } from './cluster-node.js'
 import { copyDataDir } from './copy-data-dir.js'
 import {
@@ -95,15 +100,22 @@ const REPLICATION_USER = 'replicator'
  */
 export class PgCluster implements ReplicatedCluster<PgClusterNode> {
   readonly #config: ClusterConfig
-  readonly #nodes: readonly ClusterNode[]
   readonly #cleanup: CleanupTarget
+  // Replaced, never changed in place: addMember() and removeMember() change the membership, and
+  // a caller holding `nodes` keeps the list it was given.
+  #nodes: readonly ClusterNode[]
   #stopped: Promise<void> | undefined
 
   private constructor(config: ClusterConfig, nodes: readonly ClusterNode[]) {
     this.#config = Object.freeze({ ...config })
     this.#nodes = Object.freeze([...nodes])
+    const cluster = this
     this.#cleanup = Object.freeze({
-      dataDirs: this.#nodes.map((node) => node.dataDir),
+      // Read when the exit handlers run or the watchdog is told (updateCleanup), so members
+      // that joined are covered too.
+      get dataDirs() {
+        return cluster.#nodes.map((node) => node.dataDir)
+      },
       removeDir: this.#config.removeDirOnStop ? this.#config.dir : undefined,
       stop: () => this.stop(),
     })
@@ -438,42 +450,91 @@ export class PgCluster implements ReplicatedCluster<PgClusterNode> {
     if (node.role === 'primary') {
       throw new NodeStateError(node.name, `"${node.name}" is the primary; it cannot rejoin.`)
     }
-    const primary = this.#primary()
-    this.#assertRunning(primary, 'serve as the source of a new replica')
+    this.#assertRunning(this.#primary(), 'serve as the source of a new replica')
     await node.process.stop(this.#config.timeoutMs)
     await rm(node.dataDir, { recursive: true, force: true })
-    // Before the backup starts, so the slot holds every WAL segment the copy will need.
-    await this.#ensureSlot(primary, node.name)
-    await withClient(
-      primary.adminConfig(),
-      async (client) => {
-        const version = await serverVersionNumber(client)
-        await client.query(
-          version >= 150_000
-            ? `select pg_backup_start('pg-cluster', true)`
-            : `select pg_start_backup('pg-cluster', true, false)`,
-        )
-        await copyDataDir(primary.dataDir, node.dataDir, 'online')
-        const { rows } = await client.query<{ labelfile: string; spcmapfile: string | null }>(
-          version >= 150_000
-            ? 'select labelfile, spcmapfile from pg_backup_stop(false)'
-            : 'select labelfile, spcmapfile from pg_stop_backup(false, false)',
-        )
-        const row = rows[0]
-        if (row === undefined) throw new PgClusterError('pg_backup_stop() returned nothing.')
-        await writeFile(join(node.dataDir, 'backup_label'), row.labelfile, { mode: 0o600 })
-        if (row.spcmapfile) {
-          await writeFile(join(node.dataDir, 'tablespace_map'), row.spcmapfile, { mode: 0o600 })
-        }
-      },
-      { queryMs: this.#config.timeoutMs },
-    )
+    await this.#copyFromPrimary(node)
     node.role = 'replica'
     await setAutoConf(node.dataDir, { recovery_min_apply_delay: null })
     await this.#configureStoppedReplica(node)
     await this.#startProcess(node)
     await this.#waitStreaming(node)
     await this.#writeState()
+  }
+
+  /**
+   * Adds a replica to the running cluster: `replica<n>` (the next free number) on a free port,
+   * an online copy of the current primary's data directory with a replication slot of its own.
+   * Resolves with the node once it streams and takes read-only connections.
+   *
+   * ```ts
+   * const node = await cluster.addMember()
+   * console.log(node.name, node.port) // replica3 …
+   * ```
+   */
+  async addMember(): Promise<PgClusterNode> {
+    this.#assertOpen()
+    this.#assertRunning(this.#primary(), 'serve as the source of a new replica')
+    const taken = new Set(this.#nodes.map((each) => each.name))
+    let number = this.#nodes.length
+    while (taken.has(`replica${number}`)) number++
+    const [port] = (await findFreePorts(1)) as [number]
+    const node = createNode(this.#config, `replica${number}`, port, 'replica')
+    // Listed before anything runs: a failure or an exit halfway leaves no server behind.
+    this.#nodes = Object.freeze([...this.#nodes, node])
+    updateCleanup(this.#cleanup)
+    try {
+      await this.#copyFromPrimary(node)
+      await this.#configureStoppedReplica(node)
+      await this.#startProcess(node)
+      await this.#waitStreaming(node)
+    } catch (error) {
+      await this.#forget(node).catch(() => {})
+      throw error
+    }
+    await this.#writeState()
+    return node
+  }
+
+  /**
+   * Takes a replica (or a retired former primary) out of the cluster for good: its server is
+   * stopped, its replication slot dropped on the primary, its files removed. The primary cannot
+   * be removed: promote another node first (`promote()`, then `rejoinAsReplica()` if the old
+   * primary should stay).
+   *
+   * ```ts
+   * await cluster.removeMember('replica2')
+   * cluster.replicas.map((node) => node.name) // ['replica1']
+   * ```
+   */
+  async removeMember(ref: NodeRef): Promise<void> {
+    this.#assertOpen()
+    const node = this.#node(ref)
+    if (node.role === 'primary') {
+      throw new NodeStateError(
+        node.name,
+        `"${node.name}" is the primary and cannot be removed; promote another node first (pg-cluster switchover).`,
+      )
+    }
+    await this.#forget(node)
+  }
+
+  /** Drops a member: stops its server, then its slot on the primary (if up), files and entry. */
+  async #forget(node: ClusterNode): Promise<void> {
+    await node.process.stop(this.#config.timeoutMs)
+    const primary = this.#primary()
+    if (primary.pid !== undefined) {
+      await queryRows(
+        primary.adminConfig(),
+        'select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1',
+        [node.name],
+      )
+    }
+    this.#nodes = Object.freeze(this.#nodes.filter((each) => each !== node))
+    updateCleanup(this.#cleanup)
+    await this.#writeState()
+    await rm(node.dataDir, { recursive: true, force: true, maxRetries: 3 })
+    await rm(node.logFile, { force: true })
   }
 
   /**
@@ -642,6 +703,40 @@ export class PgCluster implements ReplicatedCluster<PgClusterNode> {
     })
     await writeFile(join(node.dataDir, 'standby.signal'), '')
     await chownTree(node.dataDir, this.#config.osUser)
+  }
+
+  /**
+   * Fills a node's empty data directory with an online copy of the primary's (`pg_backup_start()`
+   * / `pg_backup_stop()`, no `pg_basebackup` needed).
+   */
+  async #copyFromPrimary(node: ClusterNode): Promise<void> {
+    const primary = this.#primary()
+    // Before the backup starts, so the slot holds every WAL segment the copy will need.
+    await this.#ensureSlot(primary, node.name)
+    await withClient(
+      primary.adminConfig(),
+      async (client) => {
+        const version = await serverVersionNumber(client)
+        await client.query(
+          version >= 150_000
+            ? `select pg_backup_start('pg-cluster', true)`
+            : `select pg_start_backup('pg-cluster', true, false)`,
+        )
+        await copyDataDir(primary.dataDir, node.dataDir, 'online')
+        const { rows } = await client.query<{ labelfile: string; spcmapfile: string | null }>(
+          version >= 150_000
+            ? 'select labelfile, spcmapfile from pg_backup_stop(false)'
+            : 'select labelfile, spcmapfile from pg_stop_backup(false, false)',
+        )
+        const row = rows[0]
+        if (row === undefined) throw new PgClusterError('pg_backup_stop() returned nothing.')
+        await writeFile(join(node.dataDir, 'backup_label'), row.labelfile, { mode: 0o600 })
+        if (row.spcmapfile) {
+          await writeFile(join(node.dataDir, 'tablespace_map'), row.spcmapfile, { mode: 0o600 })
+        }
+      },
+      { queryMs: this.#config.timeoutMs },
+    )
   }
 
   /** Repoints a running replica at the current primary and waits until it streams from it. */

@@ -4,19 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, test } from 'vitest'
-import { main } from '../src/cli/main.js'
-import { parseEnv, spawnTs, waitForOutput } from './test-helpers.js'
+import { inRecovery, parseEnv, runCli, spawnTs, waitForOutput } from './test-helpers.js'
 
-/** Runs the CLI in this process and collects what it prints. */
-async function run(...argv: string[]) {
-  let stdout = ''
-  let stderr = ''
-  const code = await main(argv, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-  })
-  return { code, stdout, stderr }
-}
+const run = runCli
 
 const scratch = mkdtempSync(join(tmpdir(), 'pg-cluster-cli-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -64,6 +54,52 @@ describe('a detached cluster', () => {
     expect((await run('delay', 'replica1', '0', '--dir', dir)).code).toBe(0)
   })
 
+  test('switchover swaps the primary and a replica and prints the URLs again', async () => {
+    const before = parseEnv((await run('env', '--dir', dir)).stdout)
+    const { code, stdout, stderr } = await run('switchover', '--dir', dir)
+    expect(stderr).toMatch(/switchover: primary -> replica1/)
+    expect(code).toBe(0)
+    const env = parseEnv(stdout)
+    // replica1 takes writes at its own URL; the old primary is its replica, at its own.
+    expect(env.DATABASE_URL_PRIMARY).toBe(before.DATABASE_URL_REPLICA_1)
+    expect(env.DATABASE_URL_REPLICA_PRIMARY).toBe(before.DATABASE_URL_PRIMARY)
+    expect(await inRecovery(env.DATABASE_URL_PRIMARY)).toBe(false)
+    expect(await inRecovery(env.DATABASE_URL_REPLICA_PRIMARY)).toBe(true)
+    const status = await run('status', '--dir', dir)
+    expect(status.stdout).toMatch(/^primary\s+replica\s+\d+\s+up\s.*streaming$/m)
+    // And back, naming the node this time.
+    const back = await run('switchover', 'primary', '--dir', dir)
+    expect(back.code).toBe(0)
+    expect(parseEnv(back.stdout)).toEqual(before)
+  })
+
+  test('add-member adds a streaming replica and remove-member takes it out, URLs printed', async () => {
+    const before = parseEnv((await run('env', '--dir', dir)).stdout)
+    const added = await run('add-member', '--dir', dir)
+    expect(added.stderr).toMatch(/add-member: replica2 joined on port \d+/)
+    expect(added.code).toBe(0)
+    const env = parseEnv(added.stdout)
+    expect(env).toMatchObject(before)
+    expect(Object.keys(env).filter((key) => !(key in before))).toEqual(['DATABASE_URL_REPLICA_2'])
+    expect(await inRecovery(env.DATABASE_URL_REPLICA_2)).toBe(true)
+    expect((await run('status', '--dir', dir)).stdout).toMatch(
+      /^replica2\s+replica\s+\d+\s+up\s.*streaming$/m,
+    )
+
+    expect(await run('remove-member', 'replica2', '--drain-ms', '100', '--dir', dir)).toMatchObject(
+      { code: 2, stderr: /--drain-ms is an option of HA clusters/ },
+    )
+    expect(await run('remove-member', 'primary', '--dir', dir)).toMatchObject({
+      code: 1,
+      stderr: /"primary" is the primary and cannot be removed; promote another node first/,
+    })
+    const removed = await run('remove-member', 'replica2', '--dir', dir)
+    expect(removed.stderr).toMatch(/remove-member replica2: done/)
+    expect(removed.code).toBe(0)
+    expect(parseEnv(removed.stdout)).toEqual(before)
+    expect(existsSync(join(dir, 'replica2'))).toBe(false)
+  })
+
   test('down stops it and removes its directory', async () => {
     const { code } = await run('down', '--dir', dir)
     expect(code).toBe(0)
@@ -100,6 +136,9 @@ describe('usage', () => {
     'resume',
     'delay',
     'rejoin',
+    'switchover',
+    'add-member',
+    'remove-member',
   ])('%s --help explains the command', async (command) => {
     const { code, stdout } = await run(command, '--help')
     expect(code).toBe(0)
@@ -127,5 +166,16 @@ describe('usage', () => {
       if (previous !== undefined) process.env.PG_CLUSTER_DIR = previous
     }
     expect(await run('kill', '--dir', scratch)).toMatchObject({ code: 2, stderr: /node name/ })
+    expect(await run('remove-member', '--dir', scratch)).toMatchObject({
+      code: 2,
+      stderr: /remove-member takes one node name/,
+    })
+    expect(await run('switchover', 'a', 'b', '--dir', scratch)).toMatchObject({
+      code: 2,
+      stderr: /at most one node name/,
+    })
+    expect(
+      await run('remove-member', 'node2', '--drain-ms', 'soon', '--dir', scratch),
+    ).toMatchObject({ code: 2, stderr: /--drain-ms must be a whole number/ })
   })
 })

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { main } from '../src/cli/main.js'
 
 /** The package's directory: the working directory of spawned Node.js processes. */
 export const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url))
@@ -99,4 +101,29 @@ export function skipIfMissing(
   if (process.env[required] === '1') throw new Error(`${required}=1 but ${missing}.`)
   console.warn(`skipped "${context.task.name}": ${missing} (${required}=1 makes this fail)`)
   context.skip(missing)
+}
+
+/** Runs the CLI in this process and collects what it prints. */
+export async function runCli(...argv: string[]) {
+  let stdout = ''
+  let stderr = ''
+  const code = await main(argv, {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+  })
+  return { code, stdout, stderr }
+}
+
+/** `pg_is_in_recovery()` of the server at `url`: whether it is a standby. */
+export async function inRecovery(url: string | undefined): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ standby: boolean }>(
+      'select pg_is_in_recovery() as standby',
+    )
+    return rows[0]?.standby === true
+  } finally {
+    await client.end()
+  }
 }

@@ -10,7 +10,11 @@
 export interface ReplicaCandidate {
   /** The replica's name, unique among the nodes. */
   readonly name: string
-  /** The 0-based position of the replica in the `replicas` config. */
+  /**
+   * The 0-based position of the replica in the `replicas` config; -1 for the configured primary
+   * (a candidate once a failover demoted it), and the next free number for a member that joined
+   * while running. Not a position in an array of the candidates.
+   */
   readonly index: number
   /** The replica's configured weight, a positive number. */
   readonly weight: number

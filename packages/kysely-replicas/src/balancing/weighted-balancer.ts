@@ -8,12 +8,16 @@ import type { Balancer } from './balancer.js'
  * instead of coming in a burst (weights 1, 2, 3 give `C B A C B C`, not `C C C B B A`).
  * Fractional weights give the same shares over longer runs.
  *
- * The state is one running score per replica, kept by the replica's `index` rather than by its
- * position among the candidates: when a replica drops out of the candidates (unhealthy, lagging)
- * the others keep their scores and the absent one keeps its own, so the spread among the
- * remaining ones is exact again after at most one cycle, and when it comes back the whole set
+ * The state is one running score per node, kept by the node's `index` rather than by its
+ * position among the candidates: when a replica drops out of the candidates (unhealthy,
+ * lagging) the others keep their scores and the absent one keeps its own, so the spread among
+ * the remaining ones is exact again after at most one cycle, and when it comes back the whole set
  * resumes where it was. Resetting the scores on every change instead would hand the first pick
  * after each change to the heaviest node, and a set that changes often would never reach the
+ * others.
+ *
+ * Any node can be a candidate, not only the configured replicas: a configured primary demoted by
+ * a failover (its `index` is -1) and a member that joined while running are scored like the
  * others.
  *
  * ```ts
@@ -23,8 +27,14 @@ import type { Balancer } from './balancer.js'
  * ```
  */
 export class WeightedBalancer implements Balancer {
-  // Indexed by replica index. Grows when a replica is first seen, so picks after that allocate
-  // nothing.
+  // Slot `index + 1` of each node. The index alone was the root of a bug: it is a position in
+  // the replicas config, and the configured primary, a candidate once a failover demoted it, has
+  // -1, so its score was read from no slot (undefined, NaN once its weight was added) and it
+  // never won a pick. Indexes are unique among the nodes and never below -1 (members that join
+  // get the next free ones), so `index + 1` gives every node a slot of its own. An array rather
+  // than a Map keyed by the node: a pick is 4-5 times cheaper, and a configured replica that
+  // leaves and joins again (a new node, same index) resumes its score. Grows when a node is first
+  // seen, so picks after that allocate nothing.
   readonly #scores: number[] = []
 
   pick(candidates: readonly DatabaseNode[]): DatabaseNode {
@@ -34,7 +44,7 @@ export class WeightedBalancer implements Balancer {
     let bestScore = Number.NEGATIVE_INFINITY
     for (let i = 0; i < candidates.length; i++) {
       const node = candidates[i] as DatabaseNode
-      const slot = node.index
+      const slot = node.index + 1
       while (scores.length <= slot) {
         scores.push(0)
       }
@@ -49,7 +59,7 @@ export class WeightedBalancer implements Balancer {
     }
     // Every candidate gained its weight and the winner pays the total back: the scores of the
     // candidates keep the same sum, and each node's share of the picks tends to weight / total.
-    scores[best.index] = bestScore - total
+    scores[best.index + 1] = bestScore - total
     return best
   }
 }

@@ -64,7 +64,11 @@ export interface DatabaseNodeInit {
 export class DatabaseNode {
   /** The node's name from the config (`primary`, `replica-0`, … by default), unique. */
   readonly name: string
-  /** The 0-based position in the `replicas` config; -1 for the configured primary. */
+  /**
+   * The 0-based position in the `replicas` config; -1 for the configured primary, which stays -1
+   * when a failover demotes it to a replica; the next free number for a member that joined while
+   * running. Unique among the nodes, never below -1; not a position among a pick's candidates.
+   */
   readonly index: number
   /** The configured weight for weighted balancing, a positive number (default 1). */
   readonly weight: number

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { WeightedBalancer } from '../../src/balancing/weighted-balancer.js'
 import type { DatabaseNode } from '../../src/nodes/database-node.js'
-import { countPicks, pickIndexes, replicas } from './replica-nodes.js'
+import { countPicks, pickIndexes, replica, replicas } from './replica-nodes.js'
 
 /** Counts per replica index in each run of `size` picks. */
 function windows(indexes: readonly number[], size: number, nodes = 3): number[][] {
@@ -14,6 +14,11 @@ function windows(indexes: readonly number[], size: number, nodes = 3): number[][
     result.push(counts)
   }
   return result
+}
+
+/** Index 7 and 8 (members that joined) counted in the third column. */
+function slot(index: number): number {
+  return index >= 7 ? 2 : index
 }
 
 function cycles(count: number, counts: number[]): number[][] {
@@ -83,6 +88,48 @@ describe('WeightedBalancer', () => {
       ...pickIndexes(balancer, all, 6),
     ]
     expect(windows(picks, 6)).toEqual(cycles(3, [1, 2, 3]))
+  })
+
+  // After a failover the configured primary (index -1) is a replica like the others; a member
+  // that joined has an index past the configured ones. Both are picked by their weight.
+  it('gives a demoted configured primary (index -1) its share', () => {
+    const balancer = new WeightedBalancer()
+    const demoted = replica(-1, { name: 'primary', weight: 2 })
+    const [, kept] = replicas({}, { weight: 1 }) as [DatabaseNode, DatabaseNode]
+    const picks = Array.from({ length: 30 }, () => balancer.pick([kept, demoted]).name)
+    expect(picks.filter((name) => name === 'primary')).toHaveLength(20)
+    expect(picks.filter((name) => name === 'replica-1')).toHaveLength(10)
+    expect(picks.slice(0, 3)).toEqual(['primary', 'replica-1', 'primary'])
+  })
+
+  it('picks a demoted configured primary when it is the heaviest or the first candidate', () => {
+    const balancer = new WeightedBalancer()
+    const demoted = replica(-1, { name: 'primary', weight: 3 })
+    expect(balancer.pick([demoted, ...replicas({}, {})]).name).toBe('primary')
+    const equal = new WeightedBalancer()
+    expect(equal.pick([replica(-1, { name: 'primary' }), ...replicas({}, {})]).name).toBe('primary')
+  })
+
+  it('gives members that joined their share, and a new node of the same name a fresh score', () => {
+    const balancer = new WeightedBalancer()
+    const configured = replicas({}, {})
+    const joined = replica(7, { name: 'node7', weight: 2 })
+    const all = [...configured, joined]
+    expect(windows(pickIndexes(balancer, all, 40).map(slot), 4)).toEqual(cycles(10, [1, 1, 2]))
+    // The member left and joined again: a new node object, picked by its weight at once.
+    const rejoined = replica(8, { name: 'node7', weight: 2 })
+    const again = [...configured, rejoined]
+    expect(windows(pickIndexes(balancer, again, 40).map(slot), 4)).toEqual(cycles(10, [1, 1, 2]))
+  })
+
+  it('lets a configured replica that left and joined again (a new node, same index) resume its turn', () => {
+    const balancer = new WeightedBalancer()
+    const [a, b] = weighted() as [DatabaseNode, DatabaseNode, DatabaseNode]
+    const first = [a, b, replica(2, { weight: 3 })]
+    const rejoined = [a, b, replica(2, { weight: 3 })]
+    expect([...pickIndexes(balancer, first, 4), ...pickIndexes(balancer, rejoined, 8)]).toEqual([
+      2, 1, 0, 2, 1, 2, 2, 1, 0, 2, 1, 2,
+    ])
   })
 
   it('handles fractional weights', () => {

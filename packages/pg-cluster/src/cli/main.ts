@@ -59,6 +59,9 @@ export async function main(
     if (command === 'status') return await status(rest, io)
     if (command === 'env') return await env(rest, io)
     if (command === 'delay') return await delay(rest, io)
+    if (command === 'add-member') return await addMember(rest, io)
+    if (command === 'remove-member') return await removeMember(rest, io)
+    if (command === 'switchover') return await switchover(rest, io)
     if (command in NODE_COMMANDS)
       return await nodeCommand(command as keyof typeof NODE_COMMANDS, rest, io)
     throw new UsageError(`Unknown command "${command}".`)
@@ -214,6 +217,81 @@ async function nodeCommand(
   await NODE_COMMANDS[command](cluster, node)
   io.stderr.write(`pg-cluster: ${command} ${node}: done.\n`)
   if (command === 'promote' || command === 'rejoin') io.stdout.write(formatEnv(cluster))
+  return 0
+}
+
+async function addMember(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseDirOnly(args, true)
+  if (values.help) return help('add-member', io)
+  if (positionals.length > 0) {
+    throw new UsageError('add-member takes no node name: the new member is named for you.')
+  }
+  const cluster = await attach(requiredDir(values.dir))
+  const node = await cluster.addMember()
+  io.stderr.write(`pg-cluster: add-member: ${node.name} joined on port ${node.port}.\n`)
+  io.stdout.write(formatEnv(cluster))
+  return 0
+}
+
+async function removeMember(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      dir: { type: 'string', short: 'd' },
+      'drain-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) return help('remove-member', io)
+  const [node, ...extra] = positionals
+  if (node === undefined || extra.length > 0) {
+    throw new UsageError('remove-member takes one node name, e.g. remove-member replica2')
+  }
+  const drainMs =
+    values['drain-ms'] === undefined ? undefined : integer('--drain-ms', values['drain-ms'])
+  const cluster = await attach(requiredDir(values.dir))
+  if (cluster instanceof PatroniCluster) {
+    await cluster.removeMember(node, { drainMs })
+    // Removing the leader is a failover: the URLs are printed once there is a leader again.
+    await cluster.waitForLeader()
+  } else {
+    if (drainMs !== undefined) {
+      // Nothing tells clients of a plain cluster that a node leaves, so there is no drain.
+      throw new UsageError('--drain-ms is an option of HA clusters (up --ha).')
+    }
+    await cluster.removeMember(node)
+  }
+  io.stderr.write(`pg-cluster: remove-member ${node}: done.\n`)
+  io.stdout.write(formatEnv(cluster))
+  return 0
+}
+
+async function switchover(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseDirOnly(args, true)
+  if (values.help) return help('switchover', io)
+  const [candidate, ...extra] = positionals
+  if (extra.length > 0) {
+    throw new UsageError('switchover takes at most one node name, e.g. switchover replica1')
+  }
+  const cluster = await attach(requiredDir(values.dir))
+  const old = cluster.primary.name
+  if (cluster instanceof PatroniCluster) {
+    await cluster.switchover(candidate)
+  } else {
+    // The plain kit has no switchover of its own: promote a replica (the old primary is fenced
+    // and retired), then rebuild the old primary as a replica of the new one.
+    const target = candidate ?? cluster.replicas.find((node) => node.pid !== undefined)?.name
+    if (target === undefined) {
+      throw new PgClusterError(
+        'No running replica to switch over to; start one first (pg-cluster start <node>).',
+      )
+    }
+    await cluster.promote(target)
+    await cluster.rejoinAsReplica(old)
+  }
+  io.stderr.write(`pg-cluster: switchover: ${old} -> ${cluster.primary.name}.\n`)
+  io.stdout.write(formatEnv(cluster))
   return 0
 }
 
