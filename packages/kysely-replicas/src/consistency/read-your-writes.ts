@@ -130,6 +130,10 @@ export class ReadYourWrites {
     waitMs?: number,
   ): Promise<DatabaseConnection | undefined> {
     const connection = await node.driver.acquireConnection()
+    // The common case, without the check's async frame: this connection's replay is known.
+    if (this.#state.replay.of(connection) >= position) {
+      return connection
+    }
     try {
       if (await this.#hasReplayed(node, connection, position, waitMs)) {
         return connection
@@ -168,9 +172,6 @@ export class ReadYourWrites {
     waitMs: number | undefined,
   ): Promise<boolean> {
     const { replay } = this.#state
-    if (replay.of(connection) >= position) {
-      return true
-    }
     const { positions } = this.#options
     if (positions === undefined) {
       return false
