@@ -133,24 +133,26 @@ export function findWriteHazard(
     case 'JSONOperatorChainNode':
       return undefined
     case 'SelectQueryNode':
+      // In the order Kysely's compilers visit them (the order the SQL reads), so that a query
+      // with several hazards is reported by the same one as a `ClassifyingCompiler` finds first.
       return (
+        walkOptional(n.explain, f) ??
         walkOptional(n.with, f) ??
-        walkList(n.selections, f) ??
         walkList(n.distinctOn, f) ??
+        walkList(n.frontModifiers, f) ??
+        walkOptional(n.top, f) ??
+        walkList(n.selections, f) ??
         walkOptional(n.from, f) ??
         walkList(n.joins, f) ??
         walkOptional(n.where, f) ??
         walkOptional(n.groupBy, f) ??
         walkOptional(n.having, f) ??
+        walkList(n.setOperations, f) ??
         walkOptional(n.orderBy, f) ??
-        walkList(n.frontModifiers, f) ??
-        walkList(n.endModifiers, f) ??
         walkOptional(n.limit, f) ??
         walkOptional(n.offset, f) ??
-        walkList(n.setOperations, f) ??
         walkOptional(n.fetch, f) ??
-        walkOptional(n.top, f) ??
-        walkOptional(n.explain, f)
+        walkList(n.endModifiers, f)
       )
     case 'InsertQueryNode':
     case 'UpdateQueryNode':
@@ -222,7 +224,7 @@ export function findWriteHazard(
     case 'OffsetNode':
       return findWriteHazard(n.offset, f)
     case 'OverNode':
-      return walkOptional(n.orderBy, f) ?? walkOptional(n.partitionBy, f)
+      return walkOptional(n.partitionBy, f) ?? walkOptional(n.orderBy, f)
     case 'PartitionByNode':
       return walkList(n.items, f)
     case 'PartitionByItemNode':
