@@ -199,6 +199,7 @@ describe('raw sql read the way PostgreSQL reads it (issue 9, item 12)', () => {
   it.each([
     ['a word', sql`case when true then nextval('s') end`],
     ['a keyword', sql`distinct nextval('s')`],
+    ['an operand', sql`age + nextval('s')`],
   ])('names the call alone, not %s before it', (_what, call) => {
     expect(classify(db.selectNoFrom(call.as('x')))).toEqual(writingFunction('nextval'))
   })
