@@ -5,7 +5,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { NodeUnresponsiveError } from '../../src/errors.js'
 import type { NodeHealth } from '../../src/health/node-health.js'
 import { DatabaseNode } from '../../src/nodes/database-node.js'
@@ -511,13 +511,20 @@ describe('a hedged read', () => {
 
   it('sends no copy when its answer came in the loop turn the hedge delay passed', async () => {
     const { first, second, hedges, read } = hedgedSetup()
+    // The hedge timer is fired by hand, so that the answer surely comes in the same turn.
+    const timers: Array<() => void> = []
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: () => void) => {
+      timers.push(callback)
+      return undefined
+    }) as unknown as typeof setTimeout)
     const result = read.run(undefined)
+    spy.mockRestore()
     await settle()
-    // The hedge timer fires in this turn, its copy is due after the turn's I/O: the answer.
-    await new Promise((resolve) => setTimeout(resolve, 1))
+    expect(timers).toHaveLength(1)
+    timers[0]?.()
+    // The copy is due after the turn's I/O, which brings the answer.
     first.driver.acquired[0]?.answer([])
     await result
-    await settle()
     await settle()
     expect(second.driver.acquired).toEqual([])
     expect(hedges).toEqual([])
