@@ -261,7 +261,6 @@ export function findWriteHazard(
 
 /** The row lock a select modifier takes (`for update`…), if any; its raw modifier aside. */
 export function rowLockHazard(node: SelectModifierNode): QueryClassification | undefined {
-  // Stryker disable next-line ConditionalExpression: equivalent, ROW_LOCKS has no key `undefined`.
   return node.modifier === undefined ? undefined : ROW_LOCKS[node.modifier]
 }
 
@@ -333,9 +332,7 @@ export function functionHazard(
     return writeBecause('writing-function', matched)
   }
   const conditional = options.conditionalWritingFunctions
-  // Stryker disable next-line ConditionalExpression: equivalent, an empty map matches no entry.
   const entry = conditional.size === 0 ? undefined : matchingEntry(name, conditional)
-  // Stryker disable next-line ConditionalExpression: equivalent, the map has no key `undefined`.
   const rule = entry === undefined ? undefined : conditional.get(entry)
   if (rule === undefined) {
     return undefined
