@@ -5,7 +5,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { NodeUnresponsiveError } from '../../src/errors.js'
 import type { NodeHealth } from '../../src/health/node-health.js'
 import { DatabaseNode } from '../../src/nodes/database-node.js'
@@ -98,7 +98,14 @@ function replica(name: string, destroyable = true) {
 }
 
 /** The deadlines asked for, by read; what the guard was told. */
-function setup(options: { alternative?: boolean; destroyable?: boolean; hedge?: ReadHedge } = {}) {
+function setup(
+  options: {
+    alternative?: boolean
+    destroyable?: boolean
+    hedge?: ReadHedge
+    deadline?: boolean
+  } = {},
+) {
   const first = replica('replica-0', options.destroyable)
   const second = replica('replica-1', options.destroyable)
   const deadlines = new Map<Watched, number[]>()
@@ -110,7 +117,8 @@ function setup(options: { alternative?: boolean; destroyable?: boolean; hedge?: 
   const moved: Array<[string, string, unknown]> = []
   const failures: string[] = []
   const guard: ReadGuard = {
-    options: { minMs: 100, maxMs: 400, latencyFactor: 4 },
+    // Left out, with the watch kept, on a node whose connections cannot be destroyed.
+    options: options.deadline === false ? undefined : { minMs: 100, maxMs: 400, latencyFactor: 4 },
     watch,
     alternativeTo: (node) =>
       node === first.node && options.alternative !== false ? second.node : undefined,
@@ -397,20 +405,35 @@ describe('a read whose second node cannot be picked', () => {
  * A hedged read under a deadline too: the hedge delay is 0 ms (known after 32 reads of 0 ms) and
  * the budget allows one hedge per read, so the copy goes out on the next turn of the loop.
  */
-function hedgedSetup() {
-  const hedging = new Hedging({ budget: 1, minDelayMs: 0, percentile: 0.95 })
+function hedgedSetup(options: { deadline?: boolean } = {}) {
+  const hedging = new SampledHedging({ budget: 1, minDelayMs: 0, percentile: 0.95 })
   for (let i = 0; i < 32; i++) hedging.sample(0)
+  hedging.samples.length = 0
   const hedges: Array<[string, string, boolean]> = []
+  const delays: number[] = []
   let to: DatabaseNode | undefined
   const base = setup({
+    ...options,
     hedge: {
       hedging,
       to: () => to,
-      note: (from, to, won) => hedges.push([from.name, to.name, won]),
+      note: (from, to, won, afterMs) => {
+        hedges.push([from.name, to.name, won])
+        delays.push(afterMs)
+      },
     },
   })
   to = base.second.node
-  return { ...base, hedges }
+  return { ...base, hedges, delays, hedging }
+}
+
+/** Hedging that keeps the latencies it was given. */
+class SampledHedging extends Hedging {
+  readonly samples: number[] = []
+  override sample(ms: number): void {
+    this.samples.push(ms)
+    super.sample(ms)
+  }
 }
 
 /** Waits for the hedge timer (0 ms, then the next turn of the loop). */
@@ -464,5 +487,107 @@ describe('a hedged read', () => {
     await hedgeDelay()
     expect(second.driver.acquired).toEqual([])
     expect(hedges).toEqual([])
+  })
+
+  it('leaves its hedge copy to finish and gives it back when the first run wins', async () => {
+    const { first, second, hedges, delays, read } = hedgedSetup()
+    const before = performance.now()
+    const result = read.run(undefined)
+    await hedgeDelay()
+    expect(second.driver.acquired).toHaveLength(1)
+    first.driver.acquired[0]?.answer([{ from: 'replica-0' }])
+    await expect(result).resolves.toEqual({ rows: [{ from: 'replica-0' }] })
+    const elapsed = performance.now() - before
+    expect(hedges).toEqual([['replica-0', 'replica-1', false]])
+    // How long the read waited before the copy went: part of the read's own time.
+    expect(delays[0]).toBeGreaterThanOrEqual(0)
+    expect(delays[0]).toBeLessThanOrEqual(elapsed)
+    await settle()
+    expect(second.driver.destroyed).toEqual([])
+    second.driver.acquired[0]?.answer([])
+    await settle()
+    expect(second.driver.released).toEqual(second.driver.acquired)
+  })
+
+  it('sends no copy when its answer came in the loop turn the hedge delay passed', async () => {
+    const { first, second, hedges, read } = hedgedSetup()
+    // The hedge timer is fired by hand, so that the answer surely comes in the same turn.
+    const timers: Array<() => void> = []
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: () => void) => {
+      timers.push(callback)
+      return undefined
+    }) as unknown as typeof setTimeout)
+    const result = read.run(undefined)
+    spy.mockRestore()
+    await settle()
+    expect(timers).toHaveLength(1)
+    timers[0]?.()
+    // The copy is due after the turn's I/O, which brings the answer.
+    first.driver.acquired[0]?.answer([])
+    await result
+    await settle()
+    expect(second.driver.acquired).toEqual([])
+    expect(hedges).toEqual([])
+  })
+
+  it('reports no hedge when the read went elsewhere because of its deadline', async () => {
+    const { first, second, moved, hedges, read } = hedgedSetup()
+    const result = read.run(undefined)
+    read.expire()
+    expect(moved.map(([from, to]) => [from, to])).toEqual([['replica-0', 'replica-1']])
+    await hedgeDelay()
+    // The deadline's run is the read's other run: no hedge copy on top of it.
+    expect(second.driver.acquired).toHaveLength(1)
+    second.driver.acquired[0]?.answer([])
+    await result
+    expect(hedges).toEqual([])
+    expect(second.node.stats).toMatchObject({ hedgesSent: 0, hedgesWon: 0 })
+    await settle()
+    expect(first.driver.destroyed).toEqual(first.driver.acquired)
+  })
+
+  it('feeds the hedge delay with the latency of its first run only, and of no failed node', async () => {
+    const won = hedgedSetup()
+    const copyWins = won.read.run(undefined)
+    await hedgeDelay()
+    won.second.driver.acquired[0]?.answer([])
+    await copyWins
+    expect(won.hedging.samples).toHaveLength(0)
+    won.first.driver.acquired[0]?.answer([])
+    await settle()
+    expect(won.hedging.samples).toHaveLength(1)
+
+    const failed = hedgedSetup()
+    const nodeFailure = failed.read.run(undefined)
+    await hedgeDelay()
+    failed.first.driver.acquired[0]?.fail(new Error('Connection terminated'))
+    await settle()
+    expect(failed.hedging.samples).toHaveLength(0)
+    failed.second.driver.acquired[0]?.answer([])
+    await nodeFailure
+    expect(failed.hedging.samples).toHaveLength(0)
+
+    const sqlError = hedgedSetup()
+    const queryFailure = sqlError.read.run(undefined)
+    await settle()
+    sqlError.first.driver.acquired[0]?.fail(new Error('division by zero'))
+    await expect(queryFailure).rejects.toThrow('division by zero')
+    // An SQL error is an answer.
+    expect(sqlError.hedging.samples).toHaveLength(1)
+  })
+})
+
+describe('a hedged read on a node whose connections cannot be destroyed', () => {
+  it('has no deadline: it is not watched, and expire() leaves it alone', async () => {
+    const { first, second, deadlines, moved, read } = hedgedSetup({ deadline: false })
+    const result = read.run(undefined)
+    expect(deadlines.has(read)).toBe(false)
+    read.expire()
+    expect(first.suspected).toEqual([])
+    expect(moved).toEqual([])
+    await settle()
+    first.driver.acquired[0]?.answer([])
+    await result
+    expect(second.driver.acquired).toEqual([])
   })
 })

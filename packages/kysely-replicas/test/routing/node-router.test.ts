@@ -49,7 +49,14 @@ function node(name: string, role: NodeRole, index: number) {
   return Object.assign(database, { set: (state: Partial<Health>) => Object.assign(health, state) })
 }
 
-function cluster(options: { fallback?: FallbackPolicy; replicas?: number; minMs?: number } = {}) {
+function cluster(
+  options: {
+    fallback?: FallbackPolicy
+    replicas?: number
+    minMs?: number
+    maxConcurrent?: number
+  } = {},
+) {
   const primary = node('primary', 'primary', -1)
   const replicas = Array.from({ length: options.replicas ?? 3 }, (_, i) =>
     node(`replica-${i}`, 'replica', i),
@@ -66,7 +73,7 @@ function cluster(options: { fallback?: FallbackPolicy; replicas?: number; minMs?
     classifyOptions: createClassifyOptions(),
     fallback: {
       policy: options.fallback ?? 'replicas-then-primary',
-      maxConcurrent: Number.POSITIVE_INFINITY,
+      maxConcurrent: options.maxConcurrent ?? Number.POSITIVE_INFINITY,
       waitMs: 100,
     },
     events: new ReplicasEvents(),
@@ -386,5 +393,162 @@ describe('the read deadline watch', () => {
     expect(told).toBe(0)
     vi.advanceTimersByTime(1)
     expect(told).toBe(1)
+  })
+})
+
+describe('the hedge copy of a slow read', () => {
+  it('goes to another available replica, for a read with no view or onReplica()', () => {
+    const { router, replica, offered } = cluster()
+    expect(router.hedgeTo(replica(0), undefined, undefined)).toBe(replica(1))
+    expect(offered).toEqual([['replica-1', 'replica-2']])
+    expect(router.hedgeTo(replica(1), ANY_REPLICA_TARGET, undefined)).toBe(replica(0))
+  })
+
+  it('never goes to the primary: with no other replica there is none', () => {
+    const { router, replica, offered } = cluster({ replicas: 2, fallback: 'primary' })
+    replica(1).set({ isUp: false })
+    router.refresh()
+    expect(router.hedgeTo(replica(0), undefined, undefined)).toBe(undefined)
+    // The balancer is never asked to choose among none.
+    expect(offered).toEqual([])
+  })
+
+  it('is never sent for a read pinned to a replica or sent to the primary', () => {
+    const { router, replica } = cluster()
+    expect(router.hedgeTo(replica(0), pinned(0), undefined)).toBe(undefined)
+    expect(router.hedgeTo(replica(0), PRIMARY_TARGET, undefined)).toBe(undefined)
+  })
+
+  it('with read-your-writes, goes only to a replica that replayed the position', () => {
+    const { router, replica } = cluster({ replicas: 4 })
+    const slow = replica(0)
+    slow.noteReplayed(200n)
+    // replica-1 replayed nothing known.
+    replica(2).noteReplayed(99n)
+    replica(3).noteReplayed(100n)
+    expect(router.hedgeTo(slow, undefined, 100n)).toBe(replica(3))
+    expect(router.hedgeTo(slow, undefined, 1n)).toBe(replica(2))
+    expect(router.hedgeTo(slow, undefined, 101n)).toBe(undefined)
+  })
+})
+
+describe('a read pinned to a configured replica that left the cluster', () => {
+  it('is refused, naming that replica', () => {
+    const { router, replica } = cluster()
+    expect(router.remove(replica(1))).toBe(true)
+    expect(() => router.nodeForTarget(pinned(1))).toThrow(NoReplicaAvailableError)
+    expect(() => router.nodeForTarget(pinned(1))).toThrow('(down: "replica-1")')
+    // It was routed to no more.
+    expect(router.remove(replica(1))).toBe(false)
+    expect(names(router.nodes)).toEqual(['primary', 'replica-0', 'replica-2'])
+  })
+})
+
+describe('the fallback budget', () => {
+  it('exists only with a limit, and counts primary reads only when replicas could serve them', () => {
+    expect(cluster().router.fallbackBudget).toBe(undefined)
+    expect(cluster().router.countsFallback).toBe(false)
+    const limited = cluster({ maxConcurrent: 2 }).router
+    expect(limited.fallbackBudget).toBeDefined()
+    expect(limited.countsFallback).toBe(true)
+    expect(cluster({ maxConcurrent: 2, replicas: 0 }).router.countsFallback).toBe(false)
+  })
+
+  it('refuses a fallback read it has no slot for, naming the replicas that are down', async () => {
+    const { router, replica } = cluster({ maxConcurrent: 0 })
+    replica(1).set({ isUp: false })
+    router.refresh()
+    const refused = router.fallbackBudget?.take()
+    await expect(refused).rejects.toThrow(NoReplicaAvailableError)
+    await expect(router.fallbackBudget?.take()).rejects.toThrow(
+      '(down: "replica-1"), and the primary',
+    )
+  })
+})
+
+describe('a primary failure listener', () => {
+  it('is told of each failure until it unsubscribes', () => {
+    const { router } = cluster()
+    let told = 0
+    const unsubscribe = router.onPrimaryFailure(() => told++)
+    router.notePrimaryFailure()
+    expect(told).toBe(1)
+    unsubscribe()
+    router.notePrimaryFailure()
+    expect(told).toBe(1)
+  })
+})
+
+describe('the candidates offered to the balancer', () => {
+  /** Replicas in the given zones, with pools of one connection; the primary in zone a. */
+  function zoned(zones: readonly (string | undefined)[], localZone?: string) {
+    const make = (name: string, role: NodeRole, index: number, zone: string | undefined) =>
+      new DatabaseNode({
+        name,
+        role,
+        index,
+        zone,
+        poolSize: 1,
+        weight: 1,
+        driver: new DummyDriver(),
+        stats: new NodeStats(),
+        health: { isUp: true, isSuspect: false } as unknown as NodeHealth,
+      })
+    const replicas = zones.map((zone, i) => make(`replica-${i}`, 'replica', i, zone))
+    const offered: string[][] = []
+    const router = new NodeRouter(make('primary', 'primary', -1, 'a'), replicas, {
+      balancer: {
+        pick: (candidates) => {
+          offered.push(names(candidates))
+          return candidates[0] as DatabaseNode
+        },
+      },
+      classifyOptions: createClassifyOptions(),
+      fallback: {
+        policy: 'replicas-then-primary',
+        maxConcurrent: Number.POSITIVE_INFINITY,
+        waitMs: 100,
+      },
+      events: new ReplicasEvents(),
+      localZone,
+    })
+    /** Gives the replica as many queries in flight as its pool has connections. */
+    const fill = (index: number) => {
+      const replica = replicas[index] as DatabaseNode
+      replica.stats.inFlight = replica.poolSize
+    }
+    const offer = () => {
+      offered.length = 0
+      router.nodeForQuery(READ, undefined)
+      return offered[0]
+    }
+    return { offer, fill }
+  }
+
+  it('are every available replica, full or not, without a local zone', () => {
+    const { offer, fill } = zoned([undefined, undefined, 'b'])
+    fill(0)
+    expect(offer()).toEqual(['replica-0', 'replica-1', 'replica-2'])
+  })
+
+  it('are the local replicas with room, when some have room', () => {
+    const { offer, fill } = zoned(['a', 'a', 'a'], 'a')
+    expect(offer()).toEqual(['replica-0', 'replica-1', 'replica-2'])
+    fill(1)
+    expect(offer()).toEqual(['replica-0', 'replica-2'])
+  })
+
+  it('are the replicas of any zone with room when no local one has room', () => {
+    const { offer, fill } = zoned(['a', 'b', 'b'], 'a')
+    fill(0)
+    fill(2)
+    expect(offer()).toEqual(['replica-1'])
+  })
+
+  it('are every available replica when none has room', () => {
+    const { offer, fill } = zoned(['a', 'b'], 'a')
+    fill(0)
+    fill(1)
+    expect(offer()).toEqual(['replica-0', 'replica-1'])
   })
 })

@@ -197,6 +197,14 @@ describe('raw sql read the way PostgreSQL reads it (issue 9, item 12)', () => {
   })
 
   it.each([
+    ['a word', sql`case when true then nextval('s') end`],
+    ['a keyword', sql`distinct nextval('s')`],
+    ['an operand', sql`age + nextval('s')`],
+  ])('names the call alone, not %s before it', (_what, call) => {
+    expect(classify(db.selectNoFrom(call.as('x')))).toEqual(writingFunction('nextval'))
+  })
+
+  it.each([
     ['a subquery', sql`nextval ${db.selectNoFrom(sql.lit('s').as('s'))}`, 'nextval'],
     [
       'a subquery, qualified',
@@ -244,11 +252,17 @@ describe('raw sql read the way PostgreSQL reads it (issue 9, item 12)', () => {
     ['a column named key, aliased share', sql`key share`],
     ['a column named key', sql`key`],
     ['a column named no', sql`no`],
+    ['a substring length in a column named no', sql`substring(first_name from 1 for no)`],
     ['a column named constructor', sql`constructor`],
     ['a column named __proto__', sql`__proto__`],
     ['a column named hasownproperty', sql`hasOwnProperty`],
   ])('leaves words that only look like writes on a replica: %s', (_what, text) => {
     expect(classify(person().select(sql<string>`${text}`.as('x')))).toEqual(READ)
+  })
+
+  it('names a column named update a raw update, whatever comes before it', () => {
+    const query = person().select(sql<string>`no, update`.as('x'))
+    expect(classify(query)).toEqual(dataModifying('raw update'))
   })
 
   it('leaves the for of a substring argument on a replica', () => {

@@ -1,6 +1,10 @@
 import { CompiledQuery, type RootOperationNode, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { classifyQuery, type QueryClassification } from '../../src/routing/classify-query.js'
+import {
+  classifyCompiled,
+  classifyQuery,
+  type QueryClassification,
+} from '../../src/routing/classify-query.js'
 import { db, defaultOptions } from './dummy-database.js'
 
 type RootKind = RootOperationNode['kind']
@@ -98,6 +102,8 @@ describe('root node kinds', () => {
   it('sends a root kind it does not know to the primary', () => {
     const node = { kind: 'FutureStatementNode' } as unknown as RootOperationNode
     expect(classifyQuery(node, defaultOptions)).toEqual(statement('FutureStatementNode'))
+    // The same once compiled by a classifying compiler, which found no select hazard in it.
+    expect(classifyCompiled(node, undefined)).toEqual(statement('FutureStatementNode'))
   })
 
   it('returns shared frozen verdicts, so a plain select allocates nothing', () => {

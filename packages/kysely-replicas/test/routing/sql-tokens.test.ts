@@ -14,6 +14,8 @@ describe('the SQL lexer', () => {
   it.each([
     ['words are lower-cased', 'FOR  Update', 'word:for word:update'],
     ['every blank separates', 'a\tb\nc\rd\fe\vf', 'word:a word:b word:c word:d word:e word:f'],
+    ['a control character below tab is no blank', 'a\u0008b', 'word:a symbol:\u0008 word:b'],
+    ['DEL is neither a blank nor a letter', 'a\u007fb', 'word:a symbol:\u007f word:b'],
     ['$, digits and _ continue a word', 'next$val_2 x', 'word:next$val_2 word:x'],
     ['a letter beyond ASCII starts a word', 'é_update', 'word:é_update'],
     ['_ starts a word', '_update', 'word:_update'],
