@@ -62,7 +62,9 @@ describe('hedged reads', () => {
     expect(hedges).toEqual([
       { from: 'replica-0', to: 'replica-1', won: true, afterMs: expect.any(Number) },
     ])
-    expect(hedges[0]?.afterMs).toBeGreaterThanOrEqual(5)
+    // Not compared with the 5 ms delay: Node arms a timer from the loop's cached clock, so it
+    // can fire early by as much as the loop's turn had already taken (hedging.test.ts checks the delay).
+    expect(hedges[0]?.afterMs).toBeGreaterThan(0)
     expect(stat('replica-1')).toMatchObject({ hedgesSent: 1, hedgesWon: 1 })
     expect(stat('replica-0')).toMatchObject({ hedgesSent: 0, hedgesWon: 0 })
     // The copy left behind cannot be destroyed (not a PostgresDriver): it is given back once
