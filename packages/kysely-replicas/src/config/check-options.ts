@@ -33,6 +33,29 @@ export function checkOptionNames<T>(options: object, names: OptionNames<T>, wher
 }
 
 /**
+ * Throws an {@link InvalidConfigError} unless `config` is a plain object whose keys are all
+ * option names (see {@link checkOptionNames}); `expected` says what was wanted instead.
+ *
+ * ```ts
+ * checkOptionsObject([], HEDGE_OPTIONS, 'hedge', 'false or an object such as { budget: 0.05 }')
+ * // hedge must be false or an object such as { budget: 0.05 }; its options are budget, minDelayMs, percentile.
+ * ```
+ */
+export function checkOptionsObject<T>(
+  config: unknown,
+  names: OptionNames<T>,
+  where: string,
+  expected: string,
+): asserts config is object {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new InvalidConfigError(
+      `${where} must be ${expected}; its options are ${Object.keys(names).join(', ')}.`,
+    )
+  }
+  checkOptionNames(config, names, where)
+}
+
+/**
  * The message for a name that is not one of `names`: what was asked, the closest name if one is
  * close enough to be a typo, and every name.
  *

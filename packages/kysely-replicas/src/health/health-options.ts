@@ -1,4 +1,4 @@
-import { checkOptionNames, type OptionNames } from '../config/check-options.js'
+import { checkOptionsObject, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
 import { isConnectionError, isSaturationError } from './is-connection-error.js'
 
@@ -60,12 +60,12 @@ const HEALTH_OPTIONS: OptionNames<HealthConfig> = Object.freeze({
 /** Validates and completes the health configuration. */
 export function normalizeHealth(config: HealthConfig | undefined): HealthOptions {
   if (config !== undefined) {
-    if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-      throw new InvalidConfigError(
-        `health must be an object such as { probeIntervalMs: 100 }; its options are ${Object.keys(HEALTH_OPTIONS).join(', ')}.`,
-      )
-    }
-    checkOptionNames(config, HEALTH_OPTIONS, 'health')
+    checkOptionsObject(
+      config,
+      HEALTH_OPTIONS,
+      'health',
+      'an object such as { probeIntervalMs: 100 }',
+    )
   }
   const options = {
     probeIntervalMs: config?.probeIntervalMs ?? 100,

@@ -1,4 +1,4 @@
-import { checkOptionNames, type OptionNames } from '../config/check-options.js'
+import { checkOptionsObject, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
 import type { NodeStats } from '../nodes/node-stats.js'
 
@@ -44,12 +44,12 @@ export function normalizeReadDeadline(
   if (config === false || config === undefined) {
     return undefined
   }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new InvalidConfigError(
-      `readDeadline must be false or an object such as { maxMs: 500 }; its options are ${Object.keys(READ_DEADLINE_OPTIONS).join(', ')}.`,
-    )
-  }
-  checkOptionNames(config, READ_DEADLINE_OPTIONS, 'readDeadline')
+  checkOptionsObject(
+    config,
+    READ_DEADLINE_OPTIONS,
+    'readDeadline',
+    'false or an object such as { maxMs: 500 }',
+  )
   const options = {
     minMs: config.minMs ?? 200,
     maxMs: config.maxMs ?? 800,

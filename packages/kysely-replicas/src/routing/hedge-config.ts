@@ -1,4 +1,4 @@
-import { checkOptionNames, type OptionNames } from '../config/check-options.js'
+import { checkOptionsObject, type OptionNames } from '../config/check-options.js'
 import { InvalidConfigError } from '../errors.js'
 
 /**
@@ -40,12 +40,7 @@ export function normalizeHedge(config: HedgeConfig | false | undefined): HedgeOp
   if (config === false || config === undefined) {
     return undefined
   }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new InvalidConfigError(
-      `hedge must be false or an object such as { budget: 0.05 }; its options are ${Object.keys(HEDGE_OPTIONS).join(', ')}.`,
-    )
-  }
-  checkOptionNames(config, HEDGE_OPTIONS, 'hedge')
+  checkOptionsObject(config, HEDGE_OPTIONS, 'hedge', 'false or an object such as { budget: 0.05 }')
   const options = {
     budget: config.budget ?? 0.05,
     minDelayMs: config.minDelayMs ?? 2,
