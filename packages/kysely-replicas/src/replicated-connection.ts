@@ -158,9 +158,7 @@ export class ReplicatedConnection implements DatabaseConnection {
    */
   close(): Promise<void> | undefined {
     const releasing = this.#releasing
-    if (releasing !== undefined) {
-      this.#releasing = undefined
-    }
+    this.#releasing = undefined
     const held = this.#held
     const discarded = this.#discarded
     this.#held = undefined

@@ -71,11 +71,11 @@ export function classifyQuery(
   node: RootOperationNode,
   options: ClassifyOptions,
 ): QueryClassification {
-  const route = routes[node.kind]
-  if (route === INSPECT_SELECT) {
-    return findWriteHazard(node as SelectQueryNode, options) ?? READ
-  }
-  return route ?? writeBecause('statement', node.kind)
+  const hazard =
+    routes[node.kind] === INSPECT_SELECT
+      ? findWriteHazard(node as SelectQueryNode, options)
+      : undefined
+  return classifyCompiled(node, hazard)
 }
 
 /**
