@@ -3,11 +3,14 @@
  * the highest position it must read at, and when it last wrote.
  */
 export class ConsistencyScope {
+  readonly #parent: ConsistencyScope | undefined
   #position: bigint | undefined
   #lastWriteAt: number | undefined
   #positionAt: number | undefined
 
-  constructor(position?: bigint, lastWriteAt?: number) {
+  /** With a `parent`, the writes of the scope are the parent's too (not the other way round). */
+  constructor(position?: bigint, lastWriteAt?: number, parent?: ConsistencyScope) {
+    this.#parent = parent
     this.#position = position
     this.#lastWriteAt = lastWriteAt
     this.#positionAt = position === undefined ? undefined : lastWriteAt
@@ -38,6 +41,7 @@ export class ConsistencyScope {
       this.#positionAt = at
     }
     this.#lastWriteAt = at
+    this.#parent?.noteWrite(position, at)
   }
 
   /** Lowers a position nothing can reach (a token from the future) to one that exists. */
