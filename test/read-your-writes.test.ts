@@ -289,6 +289,42 @@ describe('read-your-writes by WAL position (the default) on a lagging cluster', 
   })
 })
 
+describe('a write whose position cannot be read', () => {
+  it('gives a token that keeps the next scope on the primary, not at an older position', async () => {
+    let failing = false
+    const positions: PositionSource = {
+      ...postgresPositions,
+      primaryPosition: (connection) =>
+        failing
+          ? Promise.reject(new Error('position unavailable'))
+          : postgresPositions.primaryPosition(connection),
+      waitForReplay,
+    }
+    const database = open({ readYourWrites: { positions } })
+    const rounds = 5
+    let stale = 0
+    for (let round = 0; round < rounds; round++) {
+      const token = await replicationOf(database.db).runInScope(async () => {
+        failing = false
+        await insertNote(database, `placed ${round}`)
+        // replica2 (50 ms late) has the placed write, then the next one commits.
+        await pause(4 * REPLICA2_DELAY_MS)
+        failing = true
+        const id = await insertNote(database, `unplaced ${round}`)
+        return { id, token: replicationOf(database.db).token() }
+      })
+      failing = false
+      const row = await replicationOf(database.db).runInScope(
+        () => readNote(database, token.id),
+        token.token,
+      )
+      if (row === undefined) stale++
+    }
+    // Before: the token named the placed write's position, and replica2 served the read.
+    expect(stale).toBe(0)
+  })
+})
+
 describe('bad tokens on a real cluster', () => {
   let otherCluster: PgCluster | undefined
   let other: Database | undefined

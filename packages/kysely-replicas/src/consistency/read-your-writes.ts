@@ -287,7 +287,9 @@ export class ReadYourWrites {
     return encodeToken(
       {
         cluster: this.#state.clusterId ?? '',
-        position: scope.position,
+        // A last write without a known position cannot be named by an older one: the token's
+        // reads then stay on the primary for the window, as the scope's own do.
+        position: scope.lastWriteUnplaced ? undefined : scope.position,
         lastWriteAt: scope.lastWriteAt,
       },
       this.#options.tokenSecret,

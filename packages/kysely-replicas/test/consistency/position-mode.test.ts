@@ -323,6 +323,23 @@ describe('read-your-writes by position', () => {
     expect(other.journal.nodesFor('-- cluster id')).toEqual(['primary'])
   })
 
+  it('gives no position in the token when the last write has none: its reads stay on the primary', async () => {
+    const { db, journal, positions } = createDatabase({ windowMs: 60_000 })
+    const token = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 0x300n)
+      positions.primaryPosition = async () => {
+        throw new Error('no position')
+      }
+      await db.insertInto('person').values({ id: 2, name: 'b' }).execute()
+      return replicationOf(db).token()
+    })
+    // An older position would send the next request's reads to a replica without the last write.
+    expect(token).toMatch(/^ryw1\.cluster-a\.\./)
+    positions.replayed.set('replica-0', 0x300n).set('replica-1', 0x300n)
+    const node = await replicationOf(db).runInScope(() => readNode(db, journal), token)
+    expect(node).toBe('primary')
+  })
+
   it("gives a scope's token the highest position it wrote", async () => {
     const { db, positions } = database
     const token = await replicationOf(db).runInScope(async () => {
