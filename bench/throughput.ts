@@ -5,7 +5,10 @@
  *
  * - `round-robin`: hand-written: writes on a Kysely over the primary's pool, reads on Kyselys
  *   over the replicas' pools in turn (the baseline: no routing, no read-your-writes);
- * - `ours`: `ReplicatedDialect` with its defaults (read-your-writes on, instance scope);
+ * - `ours`: `ReplicatedDialect` with its defaults, the workers outside any request: one
+ *   read-your-writes scope for all of them (a script's, a job's);
+ * - `ours, per request`: the same, each operation a request with its own scope (what every
+ *   request of a node:http server gets by default; here through `runInScope()`);
  * - `ours, ryw off`: `readYourWrites: false`;
  * - `kysely-replication`: its dialect with round-robin replicas;
  * - `pgpool`: Pgpool-II in front of the cluster with statement-level load balancing, when
@@ -33,7 +36,7 @@ const ROWS = 10_000
 const POOL_MAX = 10
 
 const { module: replicas } = await importBuilt<typeof import('kysely-replicas')>('kysely-replicas')
-const { ReplicatedDialect, handlePoolErrors } = replicas
+const { ReplicatedDialect, handlePoolErrors, replicationOf } = replicas
 
 interface Database {
   bench_account: { id: number; balance: number }
@@ -45,7 +48,11 @@ interface Variant {
   readonly label: string
   reader(): Db
   readonly writer: Db
+  /** Runs one operation (a request: a read, or an update and the read after it). */
+  readonly request?: <T>(operation: () => Promise<T>) => Promise<T>
 }
+
+const inline = <T>(operation: () => Promise<T>) => operation()
 
 interface Sample {
   ops: number
@@ -60,9 +67,10 @@ const readBalance = async (db: Db, id: number) =>
     ?.balance
 
 async function pointReads(variant: Variant, until: number, sample: Sample): Promise<void> {
+  const request = variant.request ?? inline
   while (performance.now() < until) {
     const started = performance.now()
-    await readBalance(variant.reader(), randomId())
+    await request(() => readBalance(variant.reader(), randomId()))
     sample.latencies.push(performance.now() - started)
     sample.ops++
   }
@@ -70,29 +78,35 @@ async function pointReads(variant: Variant, until: number, sample: Sample): Prom
 
 // One update in ten, and the read right after it is of the row it updated: it must see it.
 async function mix(variant: Variant, until: number, sample: Sample): Promise<void> {
+  const request = variant.request ?? inline
   for (let op = 0; performance.now() < until; op++) {
-    const started = performance.now()
     if (op % 10 === 0) {
-      const id = randomId()
-      const { balance } = await variant.writer
-        .updateTable('bench_account')
-        .set((eb) => ({ balance: eb('balance', '+', 1) }))
-        .where('id', '=', id)
-        .returning('balance')
-        .executeTakeFirstOrThrow()
-      sample.latencies.push(performance.now() - started)
-      const readStarted = performance.now()
-      const seen = await readBalance(variant.reader(), id)
-      if (seen === undefined || seen < balance) sample.stale++
-      sample.latencies.push(performance.now() - readStarted)
-      sample.ops += 2
+      await request(() => updateThenRead(variant, sample))
       op++
     } else {
-      await readBalance(variant.reader(), randomId())
+      const started = performance.now()
+      await request(() => readBalance(variant.reader(), randomId()))
       sample.latencies.push(performance.now() - started)
       sample.ops++
     }
   }
+}
+
+async function updateThenRead(variant: Variant, sample: Sample): Promise<void> {
+  const started = performance.now()
+  const id = randomId()
+  const { balance } = await variant.writer
+    .updateTable('bench_account')
+    .set((eb) => ({ balance: eb('balance', '+', 1) }))
+    .where('id', '=', id)
+    .returning('balance')
+    .executeTakeFirstOrThrow()
+  sample.latencies.push(performance.now() - started)
+  const readStarted = performance.now()
+  const seen = await readBalance(variant.reader(), id)
+  if (seen === undefined || seen < balance) sample.stale++
+  sample.latencies.push(performance.now() - readStarted)
+  sample.ops += 2
 }
 
 const WORKLOADS = { 'point reads': pointReads, '90/10 mix': mix } as const
@@ -210,6 +224,9 @@ try {
   const replicaDbs = replicaPools.map((each) => kysely(dialect(each)))
   let next = 0
   const single = (db: Db, label: string): Variant => ({ label, reader: () => db, writer: db })
+  const perRequest = kysely(
+    new ReplicatedDialect({ primary: dialect(primaryPool), replicas: replicaPools.map(dialect) }),
+  )
   const variants: Variant[] = [
     {
       label: 'round-robin',
@@ -225,6 +242,10 @@ try {
       ),
       'ours',
     ),
+    {
+      ...single(perRequest, 'ours, per request'),
+      request: (operation) => replicationOf(perRequest).runInScope(operation),
+    },
     single(
       kysely(
         new ReplicatedDialect({

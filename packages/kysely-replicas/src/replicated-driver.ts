@@ -22,6 +22,7 @@ export class ReplicatedDriver implements Driver {
   readonly #replication: Replication
   readonly #monitor: NodeMonitor | undefined
   readonly #readYourWrites: ReadYourWrites | undefined
+  readonly #stopRequestScopes: (() => void) | undefined
   // Connection objects are reused: Kysely's logging wraps each new object once.
   readonly #idle: ReplicatedConnection[] = []
   #destroyed: Promise<void> | undefined
@@ -46,6 +47,11 @@ export class ReplicatedDriver implements Driver {
         ? undefined
         : new ReadYourWrites(options.readYourWrites, router, router.events, options.consistency)
     this.#replication = new Replication(router, this.#readYourWrites, options.readYourWritesMode)
+    // From the start, not from the first query (init): the first requests of a server often
+    // arrive before it.
+    this.#stopRequestScopes = options.readYourWrites?.requestScopes
+      ? options.consistency.useRequestScopes()
+      : undefined
   }
 
   /** The router, for views. */
@@ -131,6 +137,7 @@ export class ReplicatedDriver implements Driver {
   }
 
   async #close(): Promise<void> {
+    this.#stopRequestScopes?.()
     // The monitor and the probes use the node drivers: stop them before closing those. Nodes
     // that left are closed as they drain; those that are still draining are waited for.
     try {

@@ -3,14 +3,17 @@
  * the highest position it must read at, and when it last wrote.
  */
 export class ConsistencyScope {
+  readonly #parent: ConsistencyScope | undefined
   #position: bigint | undefined
   #lastWriteAt: number | undefined
-  #positionAt: number | undefined
+  #lastWriteUnplaced: boolean
 
-  constructor(position?: bigint, lastWriteAt?: number) {
+  /** With a `parent`, the writes of the scope are the parent's too (not the other way round). */
+  constructor(position?: bigint, lastWriteAt?: number, parent?: ConsistencyScope) {
+    this.#parent = parent
     this.#position = position
     this.#lastWriteAt = lastWriteAt
-    this.#positionAt = position === undefined ? undefined : lastWriteAt
+    this.#lastWriteUnplaced = position === undefined && lastWriteAt !== undefined
   }
 
   /** The position reads must have reached; `undefined` when the scope wrote nothing. */
@@ -25,19 +28,19 @@ export class ConsistencyScope {
 
   /** Whether the last write's position is unknown (it could not be read). */
   get lastWriteUnplaced(): boolean {
-    // #positionAt is only ever set to a write's time: both are unset until the first write.
-    return this.#lastWriteAt !== this.#positionAt
+    return this.#lastWriteUnplaced
   }
 
   /** Records a write: its position when known, and its time. */
   noteWrite(position: bigint | undefined, at: number): void {
-    if (position !== undefined) {
-      if (this.#position === undefined || position > this.#position) {
-        this.#position = position
-      }
-      this.#positionAt = at
+    if (position !== undefined && (this.#position === undefined || position > this.#position)) {
+      this.#position = position
     }
+    // Not by comparing times: two writes in one millisecond would look placed. A position read
+    // after a write covers the writes before it.
+    this.#lastWriteUnplaced = position === undefined
     this.#lastWriteAt = at
+    this.#parent?.noteWrite(position, at)
   }
 
   /** Lowers a position nothing can reach (a token from the future) to one that exists. */

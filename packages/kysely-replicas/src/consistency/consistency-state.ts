@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { ConsistencyScope } from './consistency-scope.js'
 import { KnownReplay } from './known-replay.js'
+import { onRequestStart } from './request-start.js'
 
 /**
  * What read-your-writes knows for one `ReplicatedDialect` object, whatever the number of Kysely
@@ -15,10 +16,42 @@ export class ConsistencyState {
   readonly replay = new KnownReplay()
   /** The cluster's identity once read from any node (see `PositionSource.clusterId`). */
   clusterId: string | undefined
+  #requestScopeUsers = 0
+  #stopRequestScopes: (() => void) | undefined
 
-  /** The scope of the code running now: the innermost `runInScope()`, else the dialect's own. */
+  /**
+   * The scope of the code running now: the innermost `runInScope()`, else the HTTP request's
+   * (see {@link useRequestScopes}), else the dialect's own.
+   */
   scope(): ConsistencyScope {
     return this.#storage.getStore() ?? this.#dialectScope
+  }
+
+  /**
+   * Gives each request that a node:http server of this process receives a scope of its own,
+   * entered before its handlers run, until the returned function is called (by every user).
+   * Its writes are the dialect's too: code outside requests still sees them.
+   */
+  useRequestScopes(): () => void {
+    this.#requestScopeUsers++
+    this.#stopRequestScopes ??= onRequestStart(() =>
+      this.#storage.enterWith(new ConsistencyScope(undefined, undefined, this.#dialectScope)),
+    )
+    let used = true
+    return () => {
+      if (used) {
+        used = false
+        this.#release()
+      }
+    }
+  }
+
+  #release(): void {
+    this.#requestScopeUsers--
+    if (this.#requestScopeUsers === 0) {
+      this.#stopRequestScopes?.()
+      this.#stopRequestScopes = undefined
+    }
   }
 
   /** Runs `fn` in `scope`. */

@@ -55,6 +55,15 @@ export interface ReadYourWritesConfig {
    * secret on every server that reads them.
    */
   readonly tokenSecret?: string
+  /**
+   * Whether each request that a node:http (or node:https) server of this process receives gets
+   * a scope of its own, before any of its handlers runs: a write made while handling a request
+   * holds up that request's reads only. Default `true`. A scope of yours (`runInScope()`, the
+   * recipes' middleware with a token) takes precedence. `false`: requests share the dialect's
+   * scope, as all code outside a scope does. Writes in a request are the dialect's too, so code
+   * outside requests (a job, a script) still reads them.
+   */
+  readonly requestScopes?: boolean
 }
 
 /** {@link ReadYourWritesConfig} with defaults, for a given position source. */
@@ -66,6 +75,7 @@ export interface ReadYourWritesOptions {
   readonly maxWaitMs: number
   readonly onTimeout: 'primary' | 'error'
   readonly tokenSecret: string | undefined
+  readonly requestScopes: boolean
 }
 
 const READ_YOUR_WRITES_OPTIONS: OptionNames<ReadYourWritesConfig> = Object.freeze({
@@ -75,6 +85,7 @@ const READ_YOUR_WRITES_OPTIONS: OptionNames<ReadYourWritesConfig> = Object.freez
   maxWaitMs: true,
   onTimeout: true,
   tokenSecret: true,
+  requestScopes: true,
 })
 
 /** Validates the option; `undefined` means the default (on), `false` off. */
@@ -118,6 +129,7 @@ export function normalizeReadYourWrites(
     maxWaitMs: config?.maxWaitMs ?? 100,
     onTimeout: config?.onTimeout ?? 'primary',
     tokenSecret: config?.tokenSecret,
+    requestScopes: config?.requestScopes ?? true,
   } as const
   for (const key of ['windowMs', 'maxWaitMs'] as const) {
     // Number.isFinite() is false for anything but a finite number: '100' and NaN included.
@@ -127,6 +139,11 @@ export function normalizeReadYourWrites(
   }
   if (options.onTimeout !== 'primary' && options.onTimeout !== 'error') {
     throw new InvalidConfigError("readYourWrites.onTimeout must be 'primary' or 'error'.")
+  }
+  if (typeof options.requestScopes !== 'boolean') {
+    throw new InvalidConfigError(
+      `readYourWrites.requestScopes must be true or false, got ${String(options.requestScopes)}.`,
+    )
   }
   if (
     options.tokenSecret !== undefined &&

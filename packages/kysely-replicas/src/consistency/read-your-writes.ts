@@ -15,6 +15,10 @@ import type { ReadYourWritesOptions } from './read-your-writes-config.js'
 export type ReadPlan = 'any' | 'primary' | bigint
 
 const POLL_MS = 5
+// A gated read's first wait, while another replica could take the read; a replica that falls
+// short of it is passed over by gated reads for PASSED_OVER_MS.
+const FIRST_WAIT_MS = 20
+const PASSED_OVER_MS = 5000
 
 /**
  * Read-your-writes for one Kysely instance: what writes record in the scopes (shared by every
@@ -25,6 +29,8 @@ export class ReadYourWrites {
   readonly #router: NodeRouter
   readonly #events: ReplicasEvents
   readonly #state: ConsistencyState
+  // Until when each replica that fell short of a first wait is passed over by gated reads.
+  readonly #passedOver = new WeakMap<DatabaseNode, number>()
 
   constructor(
     options: ReadYourWritesOptions,
@@ -79,13 +85,87 @@ export class ReadYourWrites {
 
   /**
    * A connection to a replica that has replayed `position`, checked on that very connection (so
-   * that a load-balanced endpoint, one address for several servers, is served right): the
-   * balancer's pick first, then the others; then it waits, for up to `maxWaitMs`, for the one
-   * closest to it, in one statement when the position source can wait on the server (else it
-   * asks them all again every few ms). `undefined` means the primary (no replica, or a
-   * timeout with `onTimeout: 'primary'`).
+   * that a load-balanced endpoint, one address for several servers, is served right).
+   * `undefined` means the primary (no replica, or a timeout with `onTimeout: 'primary'`).
+   *
+   * When the position source can wait on the server, a gated read costs one statement: a wait,
+   * on the balancer's pick, that answers as soon as the replica has the position. Without that,
+   * every replica is asked, then asked again every few ms.
    */
-  async replicaAt(position: bigint): Promise<NodeConnection | undefined> {
+  replicaAt(position: bigint): Promise<NodeConnection | undefined> {
+    return this.#options.positions?.waitForReplay === undefined
+      ? this.#pollFor(position)
+      : this.#waitFor(position)
+  }
+
+  /**
+   * While another replica could take the read, the first wait is short: a replica far behind
+   * (paused, or delayed on purpose) costs the read a few ms, not `maxWaitMs`, and is passed over
+   * by gated reads for a while. The rest of the time goes to one wait on the closest replica.
+   */
+  async #waitFor(position: bigint): Promise<NodeConnection | undefined> {
+    const started = performance.now()
+    const known = await this.#askUnknown(position)
+    if (known !== undefined) {
+      return known
+    }
+    const failed = new Set<DatabaseNode>()
+    let waitedShort = false
+    for (;;) {
+      const candidates = this.#router.available.filter((node) => !failed.has(node))
+      if (candidates.length === 0) {
+        return undefined
+      }
+      const fresh = waitedShort ? [] : this.#notPassedOver(candidates)
+      // One short wait at most, while another replica could stand in; then the closest one.
+      const short = fresh.length > 0 && candidates.length > 1
+      const node = short ? this.#likeliest(fresh, position) : closest(candidates)
+      const left = Math.max(0, this.#options.maxWaitMs - elapsed(started))
+      const waitMs = short ? Math.min(left, FIRST_WAIT_MS) : left
+      try {
+        const connection = await this.leaseAt(node, position, waitMs)
+        if (connection !== undefined) {
+          return { node, connection }
+        }
+      } catch (error) {
+        this.#noteFailure(node, error)
+        failed.add(node)
+        continue
+      }
+      if (waitMs === left) {
+        return this.#timedOut(position, elapsed(started))
+      }
+      waitedShort = true
+      this.#passedOver.set(node, performance.now() + PASSED_OVER_MS)
+    }
+  }
+
+  /**
+   * Asks the replicas whose replay is not known yet (once in their life, unless a monitor told
+   * it): which one is closest must be known before waiting on one.
+   */
+  async #askUnknown(position: bigint): Promise<NodeConnection | undefined> {
+    for (const node of this.#router.available) {
+      const found = node.replayed === undefined ? await this.tryLease(node, position) : undefined
+      if (found !== undefined) {
+        return found
+      }
+    }
+    return undefined
+  }
+
+  #notPassedOver(candidates: readonly DatabaseNode[]): DatabaseNode[] {
+    const now = performance.now()
+    return candidates.filter((node) => (this.#passedOver.get(node) ?? 0) <= now)
+  }
+
+  /** The balancer's pick of the replicas known to have `position`, else of all `candidates`. */
+  #likeliest(candidates: readonly DatabaseNode[], position: bigint): DatabaseNode {
+    const ahead = candidates.filter((node) => (node.replayed ?? -1n) >= position)
+    return this.#router.pick(ahead.length > 0 ? ahead : candidates)
+  }
+
+  async #pollFor(position: bigint): Promise<NodeConnection | undefined> {
     const started = performance.now()
     for (;;) {
       const available = this.#router.available
@@ -107,15 +187,7 @@ export class ReadYourWrites {
       if (waited >= this.#options.maxWaitMs) {
         return this.#timedOut(position, waited)
       }
-      const left = this.#options.maxWaitMs - waited
-      if (this.#options.positions?.waitForReplay === undefined) {
-        await sleep(Math.min(POLL_MS, left))
-        continue
-      }
-      // One wait, on the server, on the replica closest to the position: one statement however
-      // long it takes. Past it, the time is up.
-      const caughtUp = await this.tryLease(closest(available), position, left)
-      return caughtUp ?? this.#timedOut(position, performance.now() - started)
+      await sleep(Math.min(POLL_MS, this.#options.maxWaitMs - waited))
     }
   }
 
@@ -156,12 +228,16 @@ export class ReadYourWrites {
       const connection = await this.leaseAt(node, position, waitMs)
       return connection === undefined ? undefined : { node, connection }
     } catch (error) {
-      // An unreachable replica cannot serve the read; one that failed for a node-level reason
-      // leaves the rotation, as it would for a read.
-      if (node.health.isNodeFailure(error)) {
-        node.health.markDown(error)
-      }
+      this.#noteFailure(node, error)
       return undefined
+    }
+  }
+
+  // An unreachable replica cannot serve the read; one that failed for a node-level reason leaves
+  // the rotation, as it would for a read.
+  #noteFailure(node: DatabaseNode, error: unknown): void {
+    if (node.health.isNodeFailure(error)) {
+      node.health.markDown(error)
     }
   }
 
@@ -178,10 +254,17 @@ export class ReadYourWrites {
     }
     const waitForReplay = positions.waitForReplay
     const waits = waitMs !== undefined && waitForReplay !== undefined
+    // A wait that runs after a joined one fell short gets what is left of the time, not more.
+    const deadline = performance.now() + (waitMs ?? 0)
     const check = async () => {
       const replayed = asReplayed(
         await (waits
-          ? waitForReplay.call(positions, connection, position, waitMs)
+          ? waitForReplay.call(
+              positions,
+              connection,
+              position,
+              Math.max(0, deadline - performance.now()),
+            )
           : positions.replayedPosition(connection)),
       )
       node.noteReplayed(replayed.position)
@@ -204,7 +287,9 @@ export class ReadYourWrites {
     return encodeToken(
       {
         cluster: this.#state.clusterId ?? '',
-        position: scope.position,
+        // A last write without a known position cannot be named by an older one: the token's
+        // reads then stay on the primary for the window, as the scope's own do.
+        position: scope.lastWriteUnplaced ? undefined : scope.position,
         lastWriteAt: scope.lastWriteAt,
       },
       this.#options.tokenSecret,
@@ -327,6 +412,10 @@ function closest(nodes: readonly DatabaseNode[]): DatabaseNode {
     }
   }
   return best
+}
+
+function elapsed(since: number): number {
+  return performance.now() - since
 }
 
 function sleep(ms: number): Promise<void> {

@@ -107,7 +107,7 @@ describe('ReplicatedDialect options', () => {
           new ReplicatedDialect(configWith({ readYourWrites: { tokenSecert: 'x'.repeat(20) } })),
       ),
     ).toBe(
-      "readYourWrites has no option 'tokenSecert'; did you mean 'tokenSecret'? The options are: mode, positions, windowMs, maxWaitMs, onTimeout, tokenSecret.",
+      "readYourWrites has no option 'tokenSecert'; did you mean 'tokenSecret'? The options are: mode, positions, windowMs, maxWaitMs, onTimeout, tokenSecret, requestScopes.",
     )
   })
 

@@ -27,13 +27,13 @@ class MemoryPositions implements PositionSource {
   readonly replayErrors = new Map<string, Error>()
 
   async primaryPosition(connection: DatabaseConnection): Promise<bigint> {
-    await this.#ask(connection, 'primary position')
+    await this.ask(connection, 'primary position')
     return this.primary
   }
 
   // Each node is one server: what a check learns holds for the node's other connections.
   async replayedPosition(connection: DatabaseConnection): Promise<ReplayedPosition> {
-    const server = await this.#ask(connection, 'replayed position')
+    const server = await this.ask(connection, 'replayed position')
     await this.gate
     const error = this.replayErrors.get(server)
     if (error !== undefined) {
@@ -43,12 +43,12 @@ class MemoryPositions implements PositionSource {
   }
 
   async clusterId(connection: DatabaseConnection): Promise<string> {
-    await this.#ask(connection, 'cluster id')
+    await this.ask(connection, 'cluster id')
     return this.cluster
   }
 
   // The recording connection journals the statement synchronously: its entry is the last one.
-  async #ask(connection: DatabaseConnection, what: string): Promise<string> {
+  protected async ask(connection: DatabaseConnection, what: string): Promise<string> {
     const running = connection.executeQuery(CompiledQuery.raw(`-- ${what}`))
     const node = this.journal?.entries.at(-1)?.node ?? ''
     await running
@@ -323,6 +323,23 @@ describe('read-your-writes by position', () => {
     expect(other.journal.nodesFor('-- cluster id')).toEqual(['primary'])
   })
 
+  it('gives no position in the token when the last write has none: its reads stay on the primary', async () => {
+    const { db, journal, positions } = createDatabase({ windowMs: 60_000 })
+    const token = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 0x300n)
+      positions.primaryPosition = async () => {
+        throw new Error('no position')
+      }
+      await db.insertInto('person').values({ id: 2, name: 'b' }).execute()
+      return replicationOf(db).token()
+    })
+    // An older position would send the next request's reads to a replica without the last write.
+    expect(token).toMatch(/^ryw1\.cluster-a\.\./)
+    positions.replayed.set('replica-0', 0x300n).set('replica-1', 0x300n)
+    const node = await replicationOf(db).runInScope(() => readNode(db, journal), token)
+    expect(node).toBe('primary')
+  })
+
   it("gives a scope's token the highest position it wrote", async () => {
     const { db, positions } = database
     const token = await replicationOf(db).runInScope(async () => {
@@ -426,4 +443,149 @@ describe('read-your-writes by position: waiting, sharing and failing checks', ()
       expect(journal.allReleased).toBe(true)
     },
   )
+})
+
+/** {@link MemoryPositions} that can wait on the server: a wait answers once the replica is there. */
+class WaitingPositions extends MemoryPositions {
+  readonly #waiters = new Set<() => void>()
+
+  async waitForReplay(
+    connection: DatabaseConnection,
+    position: bigint,
+    timeoutMs: number,
+  ): Promise<ReplayedPosition> {
+    const server = await this.ask(connection, 'wait for replay')
+    const error = this.replayErrors.get(server)
+    if (error !== undefined) {
+      throw error
+    }
+    const reached = () => (this.replayed.get(server) ?? 0n) >= position
+    if (!reached()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMs)
+        const waiter = () => reached() && done()
+        function done() {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.#waiters.add(waiter)
+      })
+    }
+    return { position: this.replayed.get(server) ?? 0n, server }
+  }
+
+  /** Moves a replica on, answering the waits it now satisfies. */
+  replay(server: string, position: bigint): void {
+    this.replayed.set(server, position)
+    for (const waiter of this.#waiters) {
+      waiter()
+    }
+  }
+}
+
+describe('read-your-writes by position, with a source that waits on the server', () => {
+  function createWaitingDatabase(maxWaitMs: number, replicas = 2) {
+    const positions = new WaitingPositions()
+    const { db, journal } = createRecordedDatabase(replicas, {
+      health: { probeIntervalMs: 60_000, maxProbeIntervalMs: 60_000 },
+      readYourWrites: { maxWaitMs, positions },
+    })
+    positions.journal = journal
+    const events: ConsistencyEvent[] = []
+    replicationOf(db).on('consistency', (event) => events.push(event))
+    return { db, journal, positions, events }
+  }
+  const questions = (journal: Journal) =>
+    journal.entries.filter(({ sql, node }) => sql.startsWith('-- ') && node !== 'primary')
+
+  it('costs a gated read one statement, a wait on the replica that then runs the read', async () => {
+    const { db, journal, positions } = createWaitingDatabase(60_000, 1)
+    positions.replayed.set('replica-0', 50n)
+    await replicationOf(db).runInScope(async () => {
+      // The first gated read asks the replica, not known yet, where it is.
+      await write(db, positions, 40n)
+      await readNode(db, journal)
+      expect(questions(journal).map(({ sql }) => sql)).toEqual(['-- replayed position'])
+      await write(db, positions, 100n)
+      const before = journal.entries.length
+      const reading = readNode(db, journal)
+      await vi.waitFor(() => expect(questions(journal)).toHaveLength(2))
+      // Long after a short first wait would have given up: there is no other replica to try.
+      await new Promise((resolve) => setTimeout(resolve, 60))
+      positions.replay('replica-0', 100n)
+      expect(await reading).toBe('replica-0')
+      expect(journal.entries.slice(before).map(({ sql }) => sql)).toEqual([
+        '-- wait for replay',
+        'select * from "person"',
+      ])
+    })
+    expect(journal.allReleased).toBe(true)
+  })
+
+  it('passes over a replica that fell short of a first, short wait', async () => {
+    const { db, journal, positions } = createWaitingDatabase(60_000)
+    // replica-0 is stuck; replica-1 replays every write at once.
+    positions.replayed.set('replica-0', 1n)
+    const reads = 8
+    await replicationOf(db).runInScope(async () => {
+      for (let read = 0; read < reads; read++) {
+        await write(db, positions, 100n + BigInt(read))
+        positions.replay('replica-1', 100n + BigInt(read))
+        expect(await readNode(db, journal)).toBe('replica-1')
+      }
+    })
+    const asked = (sql: string, node?: string) =>
+      questions(journal).filter((entry) => entry.sql === sql && (node ?? entry.node) === entry.node)
+        .length
+    // Each replica is asked where it is once; then each read waits once, on replica-1, but for
+    // one read whose short first wait, on replica-0, fell short.
+    expect(asked('-- replayed position', 'replica-0')).toBe(1)
+    expect(asked('-- replayed position', 'replica-1')).toBe(1)
+    expect(asked('-- wait for replay', 'replica-0')).toBeLessThanOrEqual(1)
+    expect(asked('-- wait for replay', 'replica-1')).toBe(reads - 1)
+  })
+
+  it('gives up at maxWaitMs in all and reads on the primary, after a short wait and a long one', async () => {
+    const { db, journal, positions, events } = createWaitingDatabase(60)
+    const started = performance.now()
+    const node = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 100n)
+      return readNode(db, journal)
+    })
+    expect(node).toBe('primary')
+    expect(performance.now() - started).toBeGreaterThanOrEqual(55)
+    expect(questions(journal).map(({ sql }) => sql)).toEqual([
+      '-- replayed position',
+      '-- replayed position',
+      '-- wait for replay',
+      '-- wait for replay',
+    ])
+    expect(events.map(({ kind }) => kind)).toEqual(['read-on-primary'])
+  })
+
+  it('waits on another replica when the first one fails, and marks a failed one down', async () => {
+    const { db, journal, positions } = createWaitingDatabase(60_000)
+    positions.replayed.set('replica-0', 100n).set('replica-1', 100n)
+    positions.replayErrors
+      .set('replica-0', new Error('Connection terminated unexpectedly'))
+      .set('replica-1', new Error('Connection terminated unexpectedly'))
+    const firstNode = await replicationOf(db).runInScope(async () => {
+      await write(db, positions, 100n)
+      return readNode(db, journal)
+    })
+    // Both failed: the read is on the primary, and both replicas are out of the rotation.
+    expect(firstNode).toBe('primary')
+    expect(
+      questions(journal)
+        .map(({ node }) => node)
+        .sort(),
+    ).toEqual(['replica-0', 'replica-1'])
+    expect(
+      replicationOf(db)
+        .stats()
+        .filter((node) => node.role === 'replica')
+        .map((node) => node.healthy),
+    ).toEqual([false, false])
+    expect(journal.allReleased).toBe(true)
+  })
 })
