@@ -416,13 +416,17 @@ export class ReplicatedConnection implements DatabaseConnection {
       return this.#retry<R>(query, classification, node, error)
     }
     node.stats.finish(startedAt)
-    if (writes && this.#readYourWrites !== undefined) {
-      await this.#endSingle(node, connection, writes)
-      return result
+    const readYourWrites = this.#readYourWrites
+    try {
+      // Before the query resolves: its caller's next read must see the write.
+      if (writes && readYourWrites !== undefined) {
+        await readYourWrites.recordWrite(connection)
+      }
+    } finally {
+      // Kysely awaits the release of this acquisition anyway: the node connection's release
+      // joins it there (see close()) instead of costing the query one more turn of the loop.
+      this.#releasing = node.driver.releaseConnection(connection)
     }
-    // Kysely awaits the release of this acquisition anyway: the node connection's release
-    // joins it there (see close()) instead of costing the read one more turn of the loop.
-    this.#releasing = node.driver.releaseConnection(connection)
     return result
   }
 
