@@ -355,12 +355,20 @@ export class ReplicatedConnection implements DatabaseConnection {
 
   // Not async: the common single query costs one async frame, #attempt's.
   #runSingle<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const classification = this.#router.classify(query)
     // Setting an array's length is a runtime call even when the array is already empty.
     if (this.#tried.length !== 0) {
       this.#tried.length = 0
     }
-    return this.#attempt<R>(query, classification, this.#planned(classification))
+    let classification: QueryClassification
+    let planned: DatabaseNode | Attempt | undefined
+    try {
+      classification = this.#router.classify(query)
+      planned = this.#planned(classification)
+    } catch (error) {
+      // No node can take the query: its promise rejects, as an async function's would.
+      return Promise.reject(error)
+    }
+    return this.#attempt<R>(query, classification, planned)
   }
 
   // The hot path: acquire, run and release in one async frame, with no allocation of its own
