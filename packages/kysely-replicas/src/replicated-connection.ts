@@ -62,6 +62,8 @@ export class ReplicatedConnection implements DatabaseConnection {
   // deadline needs a node whose connections can be destroyed: on any other, reads are only hedged.
   readonly #guard: ReadGuard | undefined
   readonly #hedgeOnly: ReadGuard | undefined
+  // Acquisitions reuse this object, and so the promise that hands it out.
+  readonly #opened: Promise<DatabaseConnection> = Promise.resolve(this)
   #acquiredAt = 0
   #used = false
   #pin: RouteTarget | undefined
@@ -146,9 +148,10 @@ export class ReplicatedConnection implements DatabaseConnection {
     }
   }
 
-  /** Starts an acquisition. */
-  open(): void {
+  /** Starts an acquisition; returns this connection, as `Driver.acquireConnection()` does. */
+  open(): Promise<DatabaseConnection> {
     this.#acquiredAt = tick()
+    return this.#opened
   }
 
   /**
@@ -350,72 +353,100 @@ export class ReplicatedConnection implements DatabaseConnection {
     return before ?? this.#router.classify(query).access === 'read'
   }
 
-  // The hot path: one async frame for acquire, run, release and retries, and no allocation of
-  // its own unless read-your-writes, the fallback budget or a failure has a say.
-  async #runSingle<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const classification = this.#router.classify(query)
-    let next: DatabaseNode | Attempt =
-      this.#planned(classification) ?? (await this.#consistentAttempt(classification))
-    const tried = this.#tried
-    tried.length = 0
-    for (;;) {
-      let node: DatabaseNode
-      let leased: DatabaseConnection | undefined
-      if (next instanceof DatabaseNode) {
-        node = next
-      } else {
-        node = next.node
-        leased = next.connection
-        if (next.fallback === true && !this.#fallbackSlot) {
-          await this.#takeFallbackSlot()
-        }
-      }
-      const guard = this.#guardOf(node)
-      if (guard !== undefined) {
-        try {
-          return await new GuardedRead<R>(guard, node, query).run(leased)
-        } catch (error) {
-          next = await this.#fallBack(node, error, classification, tried)
-          continue
-        }
-      }
-      // Counted from the pick, so that reads queued for a busy node's pool weigh on it too.
-      const startedAt = node.stats.start()
-      let connection = leased
-      if (connection === undefined) {
-        try {
-          connection = await node.driver.acquireConnection()
-        } catch (error) {
-          node.stats.finish(startedAt, 'node')
-          this.#noteFailure(node, error)
-          next = await this.#fallBack(node, error, classification, tried)
-          continue
-        }
-      }
-      const writes = node.role === 'primary' && classification.access !== 'read'
-      let result: QueryResult<R>
-      try {
-        result = await connection.executeQuery<R>(query)
-      } catch (error) {
-        node.stats.finish(startedAt, this.#noteFailure(node, error) ? 'node' : 'query')
-        // After a failure too: see rollbackTransaction.
-        await this.#endSingle(node, connection, writes)
-        if (writes) {
-          throw error
-        }
-        next = await this.#fallBack(node, error, classification, tried)
-        continue
-      }
-      node.stats.finish(startedAt)
-      if (writes && this.#readYourWrites !== undefined) {
-        await this.#endSingle(node, connection, writes)
-        return result
-      }
-      // Kysely awaits the release of this acquisition anyway: the node connection's release
-      // joins it there (see close()) instead of costing the read one more turn of the loop.
-      this.#releasing = node.driver.releaseConnection(connection)
-      return result
+  // Not async: the common single query costs one async frame, #attempt's.
+  #runSingle<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    // Setting an array's length is a runtime call even when the array is already empty.
+    if (this.#tried.length !== 0) {
+      this.#tried.length = 0
     }
+    let classification: QueryClassification
+    let planned: DatabaseNode | Attempt | undefined
+    try {
+      classification = this.#router.classify(query)
+      planned = this.#planned(classification)
+    } catch (error) {
+      // No node can take the query: its promise rejects, as an async function's would.
+      return Promise.reject(error)
+    }
+    return this.#attempt<R>(query, classification, planned)
+  }
+
+  // The hot path: acquire, run and release in one async frame, with no allocation of its own
+  // unless read-your-writes, the fallback budget or a failure has a say. A failure that may be
+  // retried goes on to the next attempt (see #retry).
+  async #attempt<R>(
+    query: CompiledQuery,
+    classification: QueryClassification,
+    planned: DatabaseNode | Attempt | undefined,
+  ): Promise<QueryResult<R>> {
+    const next = planned ?? this.#consistentAttempt(await this.#lease(), classification)
+    let node: DatabaseNode
+    let connection: DatabaseConnection | undefined
+    if (next instanceof DatabaseNode) {
+      node = next
+    } else {
+      node = next.node
+      connection = next.connection
+      if (next.fallback === true && !this.#fallbackSlot) {
+        await this.#takeFallbackSlot()
+      }
+    }
+    const guard = this.#guardOf(node)
+    if (guard !== undefined) {
+      try {
+        return await new GuardedRead<R>(guard, node, query).run(connection)
+      } catch (error) {
+        return this.#retry<R>(query, classification, node, error)
+      }
+    }
+    // Counted from the pick, so that reads queued for a busy node's pool weigh on it too.
+    const startedAt = node.stats.start()
+    if (connection === undefined) {
+      try {
+        connection = await node.driver.acquireConnection()
+      } catch (error) {
+        node.stats.finish(startedAt, 'node')
+        this.#noteFailure(node, error)
+        return this.#retry<R>(query, classification, node, error)
+      }
+    }
+    const writes = node.role === 'primary' && classification.access !== 'read'
+    let result: QueryResult<R>
+    try {
+      result = await connection.executeQuery<R>(query)
+    } catch (error) {
+      node.stats.finish(startedAt, this.#noteFailure(node, error) ? 'node' : 'query')
+      // After a failure too: see rollbackTransaction.
+      await this.#endSingle(node, connection, writes)
+      if (writes) {
+        throw error
+      }
+      return this.#retry<R>(query, classification, node, error)
+    }
+    node.stats.finish(startedAt)
+    const readYourWrites = this.#readYourWrites
+    try {
+      // Before the query resolves: its caller's next read must see the write.
+      if (writes && readYourWrites !== undefined) {
+        await readYourWrites.recordWrite(connection)
+      }
+    } finally {
+      // Kysely awaits the release of this acquisition anyway: the node connection's release
+      // joins it there (see close()) instead of costing the query one more turn of the loop.
+      this.#releasing = node.driver.releaseConnection(connection)
+    }
+    return result
+  }
+
+  // The attempt after one that failed on `failed`; throws `error` when there is none.
+  async #retry<R>(
+    query: CompiledQuery,
+    classification: QueryClassification,
+    failed: DatabaseNode,
+    error: unknown,
+  ): Promise<QueryResult<R>> {
+    const next = await this.#fallBack(failed, error, classification, this.#tried)
+    return this.#attempt<R>(query, classification, next)
   }
 
   // Records a single write's position (read-your-writes), then gives its node connection back.
@@ -490,7 +521,7 @@ export class ReplicatedConnection implements DatabaseConnection {
     let attempt: Attempt =
       planned instanceof DatabaseNode
         ? { node: planned }
-        : (planned ?? (await this.#consistentAttempt(classification)))
+        : (planned ?? this.#consistentAttempt(await this.#lease(), classification))
     for (;;) {
       const { node, connection } = attempt
       if (connection !== undefined) {
@@ -621,10 +652,18 @@ export class ReplicatedConnection implements DatabaseConnection {
     return undefined
   }
 
-  async #consistentAttempt(classification: QueryClassification): Promise<Attempt> {
-    const readYourWrites = this.#readYourWrites
-    const plan = readYourWrites?.plan()
-    const leased = typeof plan === 'bigint' ? await readYourWrites?.replicaAt(plan) : undefined
+  // A replica connection at the position #planned found, if any; awaited by the caller, so that a
+  // read of the scope's position takes no async frame of its own here.
+  #lease(): Promise<NodeConnection | undefined> | undefined {
+    const atLeast = this.#atLeast
+    return atLeast === undefined ? undefined : this.#readYourWrites?.replicaAt(atLeast)
+  }
+
+  // Where a read goes once #lease() answered: the leased replica connection, else the primary.
+  #consistentAttempt(
+    leased: NodeConnection | undefined,
+    classification: QueryClassification,
+  ): Attempt {
     if (leased === undefined) {
       return this.#primaryForRead(classification)
     }

@@ -83,8 +83,7 @@ export class ReplicatedDriver implements Driver {
     const connection =
       this.#idle.pop() ??
       new ReplicatedConnection(this.#router, this.#sessionReset, this.#readYourWrites)
-    connection.open()
-    return Promise.resolve(connection)
+    return connection.open()
   }
 
   releaseConnection(connection: DatabaseConnection): Promise<void> {

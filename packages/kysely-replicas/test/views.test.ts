@@ -41,6 +41,26 @@ describe('onPrimary() and onReplica()', () => {
     expect(journal.entries).toEqual([])
   })
 
+  it("rejects a refused write from the connection's executeQuery(), never throws", async () => {
+    const view = db.onReplica()
+    // Compiled before the acquisition, as Kysely does for a single query.
+    const write = view.insertInto('person').values({ id: 1, name: 'a' }).compile()
+    const outcome = await view.getExecutor().provideConnection(async (connection) => {
+      let pending: Promise<unknown>
+      try {
+        pending = connection.executeQuery(write)
+      } catch {
+        return 'threw'
+      }
+      return pending.then(
+        () => 'ran',
+        (error: unknown) => (error instanceof ReplicaWriteError ? 'rejected' : String(error)),
+      )
+    })
+    expect(outcome).toBe('rejected')
+    expect(journal.entries).toEqual([])
+  })
+
   it('refuses a replica index that does not exist', () => {
     expect(() => db.onReplica(2)).toThrow(UnknownReplicaError)
     expect(() => db.onReplica(-1)).toThrow(UnknownReplicaError)
