@@ -93,9 +93,19 @@ export class ReadYourWrites {
    * every replica is asked, then asked again every few ms.
    */
   replicaAt(position: bigint): Promise<NodeConnection | undefined> {
-    return this.#options.positions?.waitForReplay === undefined
-      ? this.#pollFor(position)
+    if (this.#options.positions?.waitForReplay === undefined) {
+      return this.#pollFor(position)
+    }
+    const available = this.#router.available
+    const pick = available.length === 0 ? undefined : this.#router.pick(available)
+    // The steady state, kept cheap: the balancer's pick is known to have the position.
+    return pick !== undefined && (pick.replayed ?? -1n) >= position
+      ? this.#leaseKnown(pick, position)
       : this.#waitFor(position)
+  }
+
+  async #leaseKnown(node: DatabaseNode, position: bigint): Promise<NodeConnection | undefined> {
+    return (await this.tryLease(node, position)) ?? this.#waitFor(position)
   }
 
   /**
