@@ -15,9 +15,9 @@ import type { ReadYourWritesOptions } from './read-your-writes-config.js'
 export type ReadPlan = 'any' | 'primary' | bigint
 
 const POLL_MS = 5
-// A gated read's first wait, while another replica could take the read; a replica that falls
-// short of it is passed over by gated reads for PASSED_OVER_MS.
-const FIRST_WAIT_MS = 20
+// A gated read's first wait, while another replica could take the read, is this share of
+// maxWaitMs; a replica that falls short of it is passed over by gated reads for PASSED_OVER_MS.
+const FIRST_WAIT_SHARE = 0.5
 const PASSED_OVER_MS = 5000
 
 /**
@@ -101,7 +101,7 @@ export class ReadYourWrites {
     // The steady state, kept cheap: the balancer's pick is known to have the position.
     return pick !== undefined && (pick.replayed ?? -1n) >= position
       ? this.#leaseKnown(pick, position)
-      : this.#waitFor(position)
+      : this.#waitFor(position, pick)
   }
 
   async #leaseKnown(node: DatabaseNode, position: bigint): Promise<NodeConnection | undefined> {
@@ -109,11 +109,11 @@ export class ReadYourWrites {
   }
 
   /**
-   * While another replica could take the read, the first wait is short: a replica far behind
-   * (paused, or delayed on purpose) costs the read a few ms, not `maxWaitMs`, and is passed over
-   * by gated reads for a while. The rest of the time goes to one wait on the closest replica.
+   * While another replica could take the read, the first wait gets half of `maxWaitMs`: a
+   * replica far behind (paused, or delayed on purpose) costs the read that, not all of it, and is
+   * passed over by gated reads for a while. The rest of the time goes to one wait on the closest replica.
    */
-  async #waitFor(position: bigint): Promise<NodeConnection | undefined> {
+  async #waitFor(position: bigint, pick?: DatabaseNode): Promise<NodeConnection | undefined> {
     const started = performance.now()
     // Once every replica's replay is known (the steady state), without the asking's async frame.
     const known = this.#router.available.some((node) => node.replayed === undefined)
@@ -132,9 +132,9 @@ export class ReadYourWrites {
       const fresh = waitedShort ? [] : this.#notPassedOver(candidates)
       // One short wait at most, while another replica could stand in; then the closest one.
       const short = fresh.length > 0 && candidates.length > 1
-      const node = short ? this.#likeliest(fresh, position) : closest(candidates)
+      const node = short ? this.#balancedPick(fresh, pick) : closest(candidates)
       const left = Math.max(0, this.#options.maxWaitMs - elapsed(started))
-      const waitMs = short ? Math.min(left, FIRST_WAIT_MS) : left
+      const waitMs = short ? Math.min(left, this.#options.maxWaitMs * FIRST_WAIT_SHARE) : left
       try {
         const connection = await this.leaseAt(node, position, waitMs)
         if (connection !== undefined) {
@@ -167,15 +167,16 @@ export class ReadYourWrites {
     return undefined
   }
 
+  // The balancer's pick, not the one known closest: what is known of the others may be old, and a
+  // replica that has the position answers the wait at once. The pick replicaAt() made counts: a
+  // second one would skew a round-robin.
+  #balancedPick(fresh: readonly DatabaseNode[], made: DatabaseNode | undefined): DatabaseNode {
+    return made !== undefined && fresh.includes(made) ? made : this.#router.pick(fresh)
+  }
+
   #notPassedOver(candidates: readonly DatabaseNode[]): DatabaseNode[] {
     const now = performance.now()
     return candidates.filter((node) => (this.#passedOver.get(node) ?? 0) <= now)
-  }
-
-  /** The balancer's pick of the replicas known to have `position`, else of all `candidates`. */
-  #likeliest(candidates: readonly DatabaseNode[], position: bigint): DatabaseNode {
-    const ahead = candidates.filter((node) => (node.replayed ?? -1n) >= position)
-    return this.#router.pick(ahead.length > 0 ? ahead : candidates)
   }
 
   async #pollFor(position: bigint): Promise<NodeConnection | undefined> {

@@ -523,7 +523,8 @@ describe('read-your-writes by position, with a source that waits on the server',
   })
 
   it('passes over a replica that fell short of a first, short wait', async () => {
-    const { db, journal, positions } = createWaitingDatabase(60_000)
+    // The first wait gets half of maxWaitMs: 100 ms on the stuck replica, at most once.
+    const { db, journal, positions } = createWaitingDatabase(200)
     // replica-0 is stuck; replica-1 replays every write at once.
     positions.replayed.set('replica-0', 1n)
     const reads = 8
@@ -543,6 +544,26 @@ describe('read-your-writes by position, with a source that waits on the server',
     expect(asked('-- replayed position', 'replica-1')).toBe(1)
     expect(asked('-- wait for replay', 'replica-0')).toBeLessThanOrEqual(1)
     expect(asked('-- wait for replay', 'replica-1')).toBe(reads - 1)
+  })
+
+  it('keeps gated reads balanced over replicas that catch up (round-robin)', async () => {
+    const { db, journal, positions } = createWaitingDatabase(60_000)
+    const served: (string | undefined)[] = []
+    await replicationOf(db).runInScope(async () => {
+      for (let read = 0; read < 12; read++) {
+        const at = 100n + BigInt(read)
+        await write(db, positions, at)
+        // Both replicas get the write a moment later: the read waits on whichever it is sent to.
+        setTimeout(() => {
+          positions.replay('replica-0', at)
+          positions.replay('replica-1', at)
+        }, 2)
+        served.push(await readNode(db, journal))
+      }
+    })
+    // Not all on the replica whose last answer is the freshest, nor skewed by a second pick.
+    expect(served.filter((node) => node === 'replica-0')).toHaveLength(6)
+    expect(served.filter((node) => node === 'replica-1')).toHaveLength(6)
   })
 
   it('gives up at maxWaitMs in all and reads on the primary, after a short wait and a long one', async () => {
