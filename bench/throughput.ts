@@ -9,6 +9,8 @@
  *   read-your-writes scope for all of them (a script's, a job's);
  * - `ours, per request`: the same, each operation a request with its own scope (what every
  *   request of a node:http server gets by default; here through `runInScope()`);
+ * - `ours, sticky, per request`: each operation a request, in sticky mode (reads of a request
+ *   that wrote go to the primary; no position is read or waited for);
  * - `ours, ryw off`: `readYourWrites: false`;
  * - `kysely-replication`: its dialect with round-robin replicas;
  * - `pgpool`: Pgpool-II in front of the cluster with statement-level load balancing, when
@@ -227,6 +229,13 @@ try {
   const perRequest = kysely(
     new ReplicatedDialect({ primary: dialect(primaryPool), replicas: replicaPools.map(dialect) }),
   )
+  const stickyPerRequest = kysely(
+    new ReplicatedDialect({
+      primary: dialect(primaryPool),
+      replicas: replicaPools.map(dialect),
+      readYourWrites: { mode: 'sticky' },
+    }),
+  )
   const variants: Variant[] = [
     {
       label: 'round-robin',
@@ -245,6 +254,10 @@ try {
     {
       ...single(perRequest, 'ours, per request'),
       request: (operation) => replicationOf(perRequest).runInScope(operation),
+    },
+    {
+      ...single(stickyPerRequest, 'ours, sticky, per request'),
+      request: (operation) => replicationOf(stickyPerRequest).runInScope(operation),
     },
     single(
       kysely(
