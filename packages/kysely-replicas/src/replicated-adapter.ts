@@ -5,6 +5,7 @@ import type { DialectAdapter, Kysely, MigrationLockOptions } from 'kysely'
  * driver of any Kysely instance from `db.getExecutor().adapter`.
  */
 export class ReplicatedAdapter implements DialectAdapter {
+  // Kysely 0.30 makes the adapter's `supports…` flags optional, unset meaning no.
   readonly #adapter: DialectAdapter
 
   constructor(adapter: DialectAdapter) {
@@ -12,15 +13,15 @@ export class ReplicatedAdapter implements DialectAdapter {
   }
 
   get supportsCreateIfNotExists(): boolean {
-    return this.#adapter.supportsCreateIfNotExists
+    return this.#adapter.supportsCreateIfNotExists ?? false
   }
 
   get supportsTransactionalDdl(): boolean {
-    return this.#adapter.supportsTransactionalDdl
+    return this.#adapter.supportsTransactionalDdl ?? false
   }
 
   get supportsReturning(): boolean {
-    return this.#adapter.supportsReturning
+    return this.#adapter.supportsReturning ?? false
   }
 
   get supportsOutput(): boolean | undefined {

@@ -224,9 +224,10 @@ export class ReplicatedConnection implements DatabaseConnection {
     return this.#isSingleQuery(query) ? this.#runSingle(query) : this.#runHeld(query)
   }
 
+  // Kysely always passes a chunk size (0.30 types it as required); the node connection gets it as is.
   async *streamQuery<R>(
     query: CompiledQuery,
-    chunkSize?: number,
+    chunkSize: number,
   ): AsyncIterableIterator<QueryResult<R>> {
     if (!this.#isSingleQuery(query)) {
       const { node, connection } = this.#heldFor(query) ?? (await this.#holdFor(query))
