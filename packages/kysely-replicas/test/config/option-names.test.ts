@@ -147,6 +147,7 @@ describe('ReplicatedDialect options', () => {
 describe('createPostgresReplicatedDialect options', () => {
   const built: object[] = []
   class Pool {
+    readonly options = {}
     constructor() {
       built.push(this)
     }

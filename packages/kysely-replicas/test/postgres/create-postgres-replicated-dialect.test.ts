@@ -31,6 +31,8 @@ type Listener = (value: never) => void
 class RecordingPool {
   static readonly created: RecordingPool[] = []
   readonly config: PoolConfig
+  // What pg's Pool exposes and Kysely 0.30 types as part of a pool.
+  readonly options = {}
   readonly listeners = new Map<string, Listener[]>()
   readonly queries: string[] = []
   ended = false

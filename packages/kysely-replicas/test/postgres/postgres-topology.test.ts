@@ -60,6 +60,8 @@ class FakeServers {
 }
 
 class FakePool implements PostgresPool {
+  // What pg's Pool exposes and Kysely 0.30 types as part of a pool.
+  readonly options = {}
   readonly #servers: FakeServers
   readonly #name: string
 
