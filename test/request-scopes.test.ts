@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import {
   createServer,
@@ -6,6 +7,11 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http'
+import {
+  connect as connectHttp2,
+  createServer as createHttp2Server,
+  type Http2Server,
+} from 'node:http2'
 import { connect } from 'node:net'
 import { PgCluster } from '@kysely-replicas/pg-cluster'
 import {
@@ -27,7 +33,7 @@ type Database = ReturnType<typeof createReplicatedDatabase>
 
 let cluster: PgCluster
 const opened: Database[] = []
-const servers: Server[] = []
+const servers: Array<Server | Http2Server> = []
 /** The replay checks and waits made by the position source, whoever asked. */
 let questions = 0
 
@@ -100,6 +106,11 @@ async function serveRequests(handler: (request: IncomingMessage) => Promise<unkn
       },
     )
   })
+  return listen(server)
+}
+
+/** Listens on a free port of 127.0.0.1, closed after the tests. */
+async function listen(server: Server | Http2Server): Promise<number> {
   servers.push(server)
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -337,6 +348,79 @@ describe('read-your-writes in an HTTP server without middleware', () => {
     })
     await get<number>(port, '/write')
     expect(await get<string>(port, '/read')).not.toBe(await emptyToken(database))
+  })
+})
+
+describe('read-your-writes in an HTTP/2 server without middleware', () => {
+  // Recent Node 22 and 24 releases publish each stream's start; on Node 20, streams share the
+  // dialect's scope (reads after any stream's write wait for it).
+  let published = 0
+  const count = () => {
+    published++
+  }
+
+  it("gives each stream a scope: its reads see its writes, another stream's do not hold them up", async () => {
+    const database = open()
+    subscribe('http2.server.stream.start', count)
+    let written: (id: number) => void = () => {}
+    const writtenId = new Promise<number>((resolve) => (written = resolve))
+    let release: () => void = () => {}
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const handle = async (path: string) => {
+      if (path === '/write') {
+        const id = await insertNote(database, 'over http2')
+        written(id)
+        await released
+        return { port: (await readNote(database, id))?.port }
+      }
+      const row = await readNote(database, await writtenId)
+      return { found: row !== undefined, token: replicationOf(database.db).token() }
+    }
+    const server = createHttp2Server((request, response) => {
+      // The body's end listener calls the handler, as body parsers do.
+      request.resume()
+      request.on('end', () =>
+        handle(request.url).then(
+          (body) => response.end(JSON.stringify(body)),
+          (error: unknown) => response.end(JSON.stringify({ error: String(error) })),
+        ),
+      )
+    })
+    const client = connectHttp2(`http://127.0.0.1:${await listen(server)}`)
+    const post = async <T>(path: string): Promise<T> => {
+      const stream = client.request({ ':method': 'POST', ':path': path })
+      stream.write('a body')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      stream.end()
+      let text = ''
+      stream.setEncoding('utf8')
+      for await (const chunk of stream) text += chunk
+      return JSON.parse(text) as T
+    }
+    try {
+      const writer = post<{ port: number }>('/write')
+      await writtenId
+      const asked = questions
+      const readers = await Promise.all(
+        Array.from({ length: 4 }, () => post<{ found: boolean; token: string }>('/read')),
+      )
+      const readerQuestions = questions - asked
+      release()
+      // The writing stream's read waited for the replica and ran there.
+      expect((await writer).port).toBe(cluster.replicas[0]?.port)
+      if (published === 0) {
+        // One scope for all: the readers waited for the write too.
+        expect(readers.map(({ found }) => found)).toEqual(Array(4).fill(true))
+        expect(readerQuestions).toBeGreaterThan(0)
+        return
+      }
+      const empty = await emptyToken(database)
+      expect(readers).toEqual(Array(4).fill({ found: false, token: empty }))
+      expect(readerQuestions).toBe(0)
+    } finally {
+      unsubscribe('http2.server.stream.start', count)
+      client.close()
+    }
   })
 })
 

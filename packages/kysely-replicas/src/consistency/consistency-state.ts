@@ -28,9 +28,9 @@ export class ConsistencyState {
   }
 
   /**
-   * Gives each request that a node:http server of this process receives a scope of its own,
-   * entered before its handlers run, until the returned function is called (by every user).
-   * Its writes are the dialect's too: code outside requests still sees them.
+   * Gives each request that a node:http or node:http2 server of this process receives a scope
+   * of its own, entered before its handlers run, until the returned function is called (by every
+   * user). Its writes are the dialect's too: code outside requests still sees them.
    */
   useRequestScopes(): () => void {
     this.#requestScopeUsers++

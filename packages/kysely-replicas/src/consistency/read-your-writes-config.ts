@@ -56,12 +56,13 @@ export interface ReadYourWritesConfig {
    */
   readonly tokenSecret?: string
   /**
-   * Whether each request that a node:http (or node:https) server of this process receives gets
-   * a scope of its own, before any of its handlers runs: a write made while handling a request
-   * holds up that request's reads only. Default `true`. A scope of yours (`runInScope()`, the
-   * recipes' middleware with a token) takes precedence. `false`: requests share the dialect's
-   * scope, as all code outside a scope does. Writes in a request are the dialect's too, so code
-   * outside requests (a job, a script) still reads them.
+   * Whether each request that a node:http (or node:https) server of this process receives, and
+   * each stream of a node:http2 server (Node 22 and 24), gets a scope of its own, before any of
+   * its handlers runs: a write made while handling a request holds up that request's reads
+   * only. Default `true`. A scope of yours (`runInScope()`, the recipes' middleware with a token)
+   * takes precedence. `false`: requests share the dialect's scope, as all code outside a scope
+   * does. Writes in a request are the dialect's too, so code outside requests (a job, a script)
+   * still reads them.
    */
   readonly requestScopes?: boolean
 }

@@ -7,6 +7,13 @@ import type { EventEmitter } from 'node:events'
 // requests on one socket included.
 const REQUEST_START = 'http.server.request.start'
 
+// Published by node:http2 servers (recent Node 22 and 24 releases, not Node 20) for each stream,
+// synchronously, right before the session's 'stream' event, from which the server emits
+// 'request' (compatibility API). The stream's own events (its body, its end) run outside that
+// context on every runtime. A stream the server pushes (even id) is published from the request
+// that pushed it: it stays in that request's scope.
+const STREAM_START = 'http2.server.stream.start'
+
 // Deno 2.9 publishes it too, but what is entered there leaks into code outside the request (the
 // continuation of a client's fetch, say); Bun 1.4 does not publish it. Node.js only, then.
 const PUBLISHED_SAFELY =
@@ -22,27 +29,40 @@ interface RequestStart {
   readonly request?: EventEmitter
 }
 
+interface StreamStart {
+  readonly stream?: EventEmitter & { readonly id?: number }
+}
+
 type BindableEmitter = EventEmitter & { [OWN_EMIT]?: EventEmitter['emit'] }
 
 /**
- * Calls `onRequest` as each request reaches a node:http server of this process, before any of
- * its handlers (middleware, framework, route) runs; never on runtimes other than Node.js.
- * Returns what stops it.
+ * Calls `onRequest` as each request reaches a node:http server of this process, or each stream a
+ * node:http2 server, before any of its handlers (middleware, framework, route) runs; never on
+ * runtimes other than Node.js. Returns what stops it.
  */
 export function onRequestStart(onRequest: () => void): () => void {
   if (!PUBLISHED_SAFELY) {
     return () => {}
   }
   const bindEvents = emittersLoseContext()
-  const listener = (message: unknown) => {
+  const onHttpRequest = (message: unknown) => {
     onRequest()
     if (bindEvents) {
       emitInCurrentContext((message as RequestStart).request)
     }
   }
-  subscribe(REQUEST_START, listener)
+  const onHttp2Stream = (message: unknown) => {
+    const { stream } = message as StreamStart
+    if (stream?.id === undefined || stream.id % 2 === 1) {
+      onRequest()
+    }
+    emitInCurrentContext(stream)
+  }
+  subscribe(REQUEST_START, onHttpRequest)
+  subscribe(STREAM_START, onHttp2Stream)
   return () => {
-    unsubscribe(REQUEST_START, listener)
+    unsubscribe(REQUEST_START, onHttpRequest)
+    unsubscribe(STREAM_START, onHttp2Stream)
   }
 }
 
