@@ -34,8 +34,9 @@ export class ConsistencyState {
    */
   useRequestScopes(): () => void {
     this.#requestScopeUsers++
-    this.#stopRequestScopes ??= onRequestStart(() =>
-      this.#storage.enterWith(new ConsistencyScope(undefined, undefined, this.#dialectScope)),
+    this.#stopRequestScopes ??= onRequestStart(
+      this.#storage,
+      () => new ConsistencyScope(undefined, undefined, this.#dialectScope),
     )
     let used = true
     return () => {

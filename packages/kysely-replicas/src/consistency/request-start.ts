@@ -21,10 +21,6 @@ const PUBLISHED_SAFELY =
   typeof process === 'object' &&
   process.versions.bun === undefined
 
-// The emitter's own `emit`, kept when it is bound, so that a second binding (a second dialect,
-// or a second copy of this library) replaces the first rather than wrapping it.
-const OWN_EMIT = Symbol.for('kysely-replicas.own-emit')
-
 interface RequestStart {
   readonly request?: EventEmitter
 }
@@ -33,30 +29,33 @@ interface StreamStart {
   readonly stream?: EventEmitter & { readonly id?: number }
 }
 
-type BindableEmitter = EventEmitter & { [OWN_EMIT]?: EventEmitter['emit'] }
-
 /**
- * Calls `onRequest` as each request reaches a node:http server of this process, or each stream a
- * node:http2 server, before any of its handlers (middleware, framework, route) runs; never on
- * runtimes other than Node.js. Returns what stops it.
+ * Enters a scope made by `open` in `storage` as each request reaches a node:http server of this
+ * process, or each stream a node:http2 server, before any of its handlers (middleware,
+ * framework, route) runs, and keeps it for the request's events; never on runtimes other than
+ * Node.js. Returns what stops it.
  */
-export function onRequestStart(onRequest: () => void): () => void {
+export function onRequestStart<T>(storage: AsyncLocalStorage<T>, open: () => T): () => void {
   if (!PUBLISHED_SAFELY) {
     return () => {}
   }
-  const bindEvents = emittersLoseContext()
+  const eventsLoseContext = emittersLoseContext()
   const onHttpRequest = (message: unknown) => {
-    onRequest()
-    if (bindEvents) {
-      emitInCurrentContext((message as RequestStart).request)
+    const scope = open()
+    storage.enterWith(scope)
+    if (eventsLoseContext) {
+      runEventsIn((message as RequestStart).request, storage, scope)
     }
   }
   const onHttp2Stream = (message: unknown) => {
     const { stream } = message as StreamStart
-    if (stream?.id === undefined || stream.id % 2 === 1) {
-      onRequest()
+    const pushed = stream?.id !== undefined && stream.id % 2 === 0
+    const scope = pushed ? storage.getStore() : open()
+    if (scope === undefined) {
+      return
     }
-    emitInCurrentContext(stream)
+    storage.enterWith(scope)
+    runEventsIn(stream, storage, scope)
   }
   subscribe(REQUEST_START, onHttpRequest)
   subscribe(STREAM_START, onHttp2Stream)
@@ -68,20 +67,24 @@ export function onRequestStart(onRequest: () => void): () => void {
 
 // Where async context lives in frames (Node 24's default, AsyncContextFrame), an emitter's
 // listeners run in the context of whatever emits: for a request body that arrives after the
-// request's first packet, the socket's, outside the request. Node 20 and 22 (async hooks) run
-// them in the request's. Running the request's events in the context entered for it keeps the
-// Node 20 behaviour: a body parser's `end` listener, and the route it calls, run in the request's
-// scope. A snapshot, not `AsyncLocalStorage.bind()`: that makes an `AsyncResource` per request
-// and enters it on every event (0.69–0.86x the requests per second of a server that only enters
-// the scope, against 0.95x and 1.01x in two runs for this snapshot).
-function emitInCurrentContext(emitter: BindableEmitter | undefined): void {
+// request's first packet, the socket's, outside the request (HTTP/2 streams lose it on every
+// runtime). Node 20 and 22 (async hooks) run an HTTP/1 request's in the request's. Running the
+// request's events in its scope keeps the Node 20 behaviour: a body parser's `end` listener, and
+// the route it calls, run in the request's scope. Only this storage's scope is set, so that the
+// dialects of a process can each wrap `emit` in turn. Not a snapshot of every storage
+// (`AsyncLocalStorage.snapshot()` or `bind()`): each makes an `AsyncResource` per request. A
+// server that only reads a POST's body and answers served 0.70–0.74x as many requests per second
+// with a snapshot as with the scope entered alone, 0.83–0.95x with this (Node 22 and 24).
+function runEventsIn<T>(
+  emitter: EventEmitter | undefined,
+  storage: AsyncLocalStorage<T>,
+  scope: T,
+) {
   if (emitter === undefined) {
     return
   }
-  const own = emitter[OWN_EMIT] ?? emitter.emit
-  emitter[OWN_EMIT] = own
-  const runInRequest = AsyncLocalStorage.snapshot()
-  emitter.emit = (event, ...args) => runInRequest(() => own.call(emitter, event, ...args))
+  const emit = emitter.emit
+  emitter.emit = (event, ...args) => storage.run(scope, () => emit.call(emitter, event, ...args))
 }
 
 let framesProbed: boolean | undefined
