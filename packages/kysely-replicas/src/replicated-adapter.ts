@@ -5,13 +5,13 @@ import type { DialectAdapter, Kysely, MigrationLockOptions } from 'kysely'
  * driver of any Kysely instance from `db.getExecutor().adapter`.
  */
 export class ReplicatedAdapter implements DialectAdapter {
-  // Kysely 0.30 makes the adapter's `supports…` flags optional, unset meaning no.
   readonly #adapter: DialectAdapter
 
   constructor(adapter: DialectAdapter) {
     this.#adapter = adapter
   }
 
+  // Kysely 0.30 makes the adapter's `supports…` flags optional, unset meaning no.
   get supportsCreateIfNotExists(): boolean {
     return this.#adapter.supportsCreateIfNotExists ?? false
   }

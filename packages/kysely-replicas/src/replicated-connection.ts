@@ -224,7 +224,8 @@ export class ReplicatedConnection implements DatabaseConnection {
     return this.#isSingleQuery(query) ? this.#runSingle(query) : this.#runHeld(query)
   }
 
-  // Kysely always passes a chunk size (0.30 types it as required); the node connection gets it as is.
+  // Kysely always passes a chunk size (0.30 types it as required); the node connection gets it
+  // as is.
   async *streamQuery<R>(
     query: CompiledQuery,
     chunkSize: number,
